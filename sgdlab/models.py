@@ -1,0 +1,218 @@
+"""Model registry: the papers' networks (SimpleCNN, ResNet-32, VGG-11) plus small MLP/CNN baselines.
+
+Initialisation follows the papers' Keras code: Glorot-uniform weights and zero biases everywhere, except
+ResNet-32's convolutions, which are He-normal (std sqrt(2 / fan_in); Keras 2.1 truncated that normal at
+2 std, we do not). BatchNorm starts at weight 1, bias 0 (the defaults of both frameworks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import nn
+
+Init = Callable[[torch.Tensor], Any]
+
+
+def _he_normal(weight: torch.Tensor) -> None:
+    nn.init.kaiming_normal_(weight, mode="fan_in", nonlinearity="relu")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How to build one model: the builder, its options with defaults, and what inputs it accepts."""
+
+    make: Callable[..., nn.Module]
+    options: Mapping[str, Any]
+    image_only: bool = False
+    conv_init: Init = nn.init.xavier_uniform_
+
+
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0, **options: Any) -> nn.Module:
+    """Build model ``name`` for examples of shape ``input_shape`` (e.g. ``(1, 40)``, ``(3, 32, 32)``).
+
+    The model maps ``(N, *input_shape)`` to logits ``(N, num_classes)``. Weights depend only on ``seed``;
+    building leaves the caller's global RNG untouched. ``options`` and their defaults, per model:
+    mlp: width=100, depth=2; cnn: width=32; resnet32: batch_norm=False; vgg11: batch_norm=True; none for
+    simplecnn and simplecnn_medium. Image-only models (all but mlp and cnn) need ``(C, H, W)``.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"model {name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    spec = _REGISTRY[name]
+    input_shape = _check_shape(name, input_shape, spec.image_only)
+    if not _is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
+    chosen = _check_options(name, spec.options, options)
+    with torch.random.fork_rng(devices=[]):  # CPU only: models are built on the CPU
+        torch.default_generator.manual_seed(seed)  # not torch.manual_seed, which would reseed CUDA too
+        model = spec.make(input_shape, num_classes, **chosen)
+        _initialise(model, spec.conv_init)
+    return model
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_shape(name: str, input_shape: tuple[int, ...], image_only: bool) -> tuple[int, ...]:
+    shape = tuple(input_shape)
+    if not shape or not all(_is_int(s) and s > 0 for s in shape):
+        raise ValueError(f"input_shape must be a tuple of positive integers; got {input_shape!r}")
+    if image_only and len(shape) != 3:
+        raise ValueError(f"model {name!r} needs image input_shape (C, H, W); got {shape}")
+    if name == "cnn" and len(shape) not in (2, 3):
+        raise ValueError(f"model 'cnn' needs input_shape (C, L) or (C, H, W); got {shape}")
+    return shape
+
+
+def _check_options(name: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        allowed = ", ".join(defaults) or "(none)"
+        raise ValueError(f"model {name!r} has no option {unknown[0]!r}; its options are: {allowed}")
+    chosen = {**defaults, **given}
+    for key, value in chosen.items():
+        if isinstance(defaults[key], bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"option {key!r} of model {name!r} must be True or False; got {value!r}")
+        elif not _is_int(value) or value < 1:
+            raise ValueError(f"option {key!r} of model {name!r} must be a positive integer; got {value!r}")
+    return chosen
+
+
+def _initialise(model: nn.Module, conv_init: Init) -> None:
+    """Keras-like init: ``conv_init`` for conv kernels, Glorot-uniform for dense weights, zero biases."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            (nn.init.xavier_uniform_ if isinstance(module, nn.Linear) else conv_init)(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+def _flat_size(features: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Number of features ``features`` produces for one example (a dry run on zeros)."""
+    try:
+        with torch.no_grad():
+            return features(torch.zeros(1, *input_shape)).numel()
+    except RuntimeError as error:
+        raise ValueError(f"input_shape {input_shape} is too small for this model: {error}") from error
+
+
+def _mlp(input_shape: tuple[int, ...], num_classes: int, width: int, depth: int) -> nn.Module:
+    """Flatten, ``depth`` hidden Linear-ReLU layers of ``width`` units, Linear to logits."""
+    sizes = [_numel(input_shape)] + [width] * depth
+    hidden = [layer for a, b in zip(sizes, sizes[1:]) for layer in (nn.Linear(a, b), nn.ReLU())]
+    return nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return int(torch.Size(shape).numel())
+
+
+def _cnn(input_shape: tuple[int, ...], num_classes: int, width: int) -> nn.Module:
+    """Two [conv 3 (same) - ReLU - max-pool 2] blocks, 1-D for (C, L) input, 2-D for (C, H, W); Linear."""
+    conv, pool = (nn.Conv1d, nn.MaxPool1d) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d)
+    features = nn.Sequential(
+        conv(input_shape[0], width, 3, padding="same"), nn.ReLU(), pool(2),
+        conv(width, width, 3, padding="same"), nn.ReLU(), pool(2),
+        nn.Flatten(),
+    )
+    return nn.Sequential(features, nn.Linear(_flat_size(features, input_shape), num_classes))
+
+
+def _simple_cnn(input_shape: tuple[int, ...], num_classes: int, filters: int = 32, kernel: int = 3) -> nn.Module:
+    """The papers' SimpleCNN: [conv same, conv valid, pool] with ``filters`` then ``2 * filters`` channels,
+    Dense(128)-ReLU, Dense(num_classes). filters=32, kernel=3 is ~0.36M parameters on CIFAR-10."""
+    channels = input_shape[0]
+    features = nn.Sequential(
+        nn.Conv2d(channels, filters, kernel, padding="same"), nn.ReLU(),
+        nn.Conv2d(filters, filters, kernel), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(filters, 2 * filters, kernel, padding="same"), nn.ReLU(),
+        nn.Conv2d(2 * filters, 2 * filters, kernel), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+    )
+    head = nn.Sequential(nn.Linear(_flat_size(features, input_shape), 128), nn.ReLU(), nn.Linear(128, num_classes))
+    return nn.Sequential(features, head)
+
+
+def _simple_cnn_medium(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """SimpleCNN-medium (Nudged SGD): 5x5 kernels, 100 then 200 filters, as the papers' repository
+    configures it (``n_filters=100, kernel_size=5``; its second block doubles the filters)."""
+    return _simple_cnn(input_shape, num_classes, filters=100, kernel=5)
+
+
+def _norm(batch_norm: bool, channels: int, dims: int = 2) -> nn.Module:
+    if not batch_norm:
+        return nn.Identity()
+    return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
+
+
+class _PreActBlock(nn.Module):
+    """Pre-activation residual block: [BN]-ReLU-conv3(stride)-[BN]-ReLU-conv3, plus the input
+    (through a strided 1x1 conv when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, batch_norm: bool) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            _norm(batch_norm, in_channels), nn.ReLU(),
+            nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
+            _norm(batch_norm, out_channels), nn.ReLU(),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        )
+        reshape = stride != 1 or in_channels != out_channels
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride) if reshape else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(x) + self.shortcut(x)
+
+
+def _resnet32(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool) -> nn.Module:
+    """Pre-activation ResNet-32 for CIFAR: conv3(16), 3 stages x 5 blocks (16/32/64 filters, stride 2
+    at the start of stages 2 and 3), [BN]-ReLU, global average pool, Linear. No dropout."""
+    layers: list[nn.Module] = [nn.Conv2d(input_shape[0], 16, 3, padding=1)]
+    channels = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range(5):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(_PreActBlock(channels, width, stride, batch_norm))
+            channels = width
+    layers += [_norm(batch_norm, channels), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers, nn.Linear(channels, num_classes))
+
+
+_VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+def _vgg11(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool) -> nn.Module:
+    """VGG-11 as in the papers' repository: conv3-[BN]-ReLU per configuration entry, max-pool 2 at 'M',
+    then [Dense(512)-[BN]-ReLU] x 2, Dense(num_classes); no dropout. Pools round up (``ceil_mode``) and a
+    global average pool precedes the classifier, so 28x28 inputs work; on 32x32 both are no-ops."""
+    layers: list[nn.Module] = []
+    channels = input_shape[0]
+    for entry in _VGG11:
+        if entry == "M":
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        else:
+            layers += [nn.Conv2d(channels, entry, 3, padding=1), _norm(batch_norm, entry), nn.ReLU()]
+            channels = entry
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    for _ in range(2):
+        layers += [nn.Linear(channels, 512), _norm(batch_norm, 512, dims=1), nn.ReLU()]
+        channels = 512
+    return nn.Sequential(*layers, nn.Linear(channels, num_classes))
+
+
+_REGISTRY: Mapping[str, _Spec] = MappingProxyType({
+    "mlp": _Spec(_mlp, {"width": 100, "depth": 2}),
+    "cnn": _Spec(_cnn, {"width": 32}),
+    "simplecnn": _Spec(_simple_cnn, {}, image_only=True),
+    "simplecnn_medium": _Spec(_simple_cnn_medium, {}, image_only=True),
+    "resnet32": _Spec(_resnet32, {"batch_norm": False}, image_only=True, conv_init=_he_normal),
+    "vgg11": _Spec(_vgg11, {"batch_norm": True}, image_only=True),
+})
+
+MODELS: tuple[str, ...] = tuple(_REGISTRY)

@@ -1,0 +1,32 @@
+"""Where sgdlab keeps datasets, cached runs and reports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Root of sgdlab's files: ``$SGDLAB_DATA``, else ``data/`` of this checkout, else ``~/.cache/sgdlab``."""
+    if "SGDLAB_DATA" in os.environ:
+        return Path(os.environ["SGDLAB_DATA"]).expanduser().resolve()
+    if (_REPO / "pyproject.toml").is_file():
+        return _REPO / "data"
+    return Path.home() / ".cache" / "sgdlab"
+
+
+def datasets_dir() -> Path:
+    """Downloaded and generated datasets."""
+    return data_dir() / "datasets"
+
+
+def runs_dir() -> Path:
+    """The run cache: one netCDF file per configuration hash."""
+    return data_dir() / "runs"
+
+
+def reports_dir() -> Path:
+    """Executed notebooks, figures and claim tables."""
+    return data_dir() / "reports"

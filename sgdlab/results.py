@@ -1,0 +1,91 @@
+"""Run results on disk: configuration hashes, provenance, atomic netCDF writes, the run cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from sgdlab import paths
+
+CACHE_VERSION = 1  # bump when a change to the code changes what a cached run would contain
+_PACKAGES = ("sgdlab", "torch", "numpy", "xarray", "mnist1d")
+
+
+def config_json(config: Any) -> str:
+    """The configuration as canonical JSON (sorted keys), every field included."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+
+
+def config_hash(config: Any) -> str:
+    """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes)."""
+    defaults = type(config)()
+    changed = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(defaults, f.name)
+    }
+    text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_path(config: Any, root: Path | None = None) -> Path:
+    """Where the run of ``config`` is cached: ``<runs_dir>/<hash>.nc``."""
+    return (root or paths.runs_dir()) / f"{config_hash(config)}.nc"
+
+
+def git_commit() -> str:
+    """The commit of the sgdlab checkout (``+dirty`` if modified), or ``unknown`` outside git."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance() -> dict[str, str]:
+    """Package versions, git commit and platform, as netCDF-safe string attributes."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[f"version_{name}"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[f"version_{name}"] = "not installed"
+    return {**versions, "git_commit": git_commit(), "python": platform.python_version(), "host": platform.node()}
+
+
+def save(ds: xr.Dataset, path: Path) -> Path:
+    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: Path) -> xr.Dataset:
+    """Read a saved Dataset fully into memory (the file is closed on return)."""
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()

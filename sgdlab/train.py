@@ -1,0 +1,235 @@
+"""One run: train a model with SGD under one configuration, measuring it at scheduled steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import xarray as xr
+from tqdm.auto import tqdm
+
+from sgdlab import curvature, data, models, probes, results
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; two equal configurations give identical numbers on one machine.
+
+    Times are in epochs of ``epoch_size`` examples (the whole training set by default; the paper
+    shortens epochs to zoom into early training). Measurements are taken every ``measure_every``
+    epochs, and every ``zoom_every`` epochs before ``zoom_until``.
+    """
+
+    dataset: str = "mnist1d"
+    train_size: int | None = None
+    label_noise: float = 0.0
+    holdout: str = "test"
+    augment: bool = False
+    model: str = "mlp"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    lr: float = 0.05
+    batch_size: int = 128
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    epochs: float = 10.0
+    epoch_size: int | None = None
+    measure_every: float = 1.0
+    zoom_until: float = 0.0
+    zoom_every: float = 0.1
+    probes: tuple[str, ...] = ("losses", "eigen")
+    top_k: int = 5
+    eigen_tol: float = 1e-3
+    hessian_size: int = 1024
+    hessian_batch: int = 1024
+    hutchinson_samples: int = 20
+    bn_mode: str = "eval"
+    eval_size: int | None = None
+    eval_batch_size: int = 1024
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
+    """Raise ``ValueError`` naming the first bad field; sizes are checked once the data is known."""
+    if config.dataset not in data.DATASETS:
+        raise ValueError(f"dataset {config.dataset!r} is unknown; choose one of: {', '.join(data.DATASETS)}")
+    if config.model not in models.MODELS:
+        raise ValueError(f"model {config.model!r} is unknown; choose one of: {', '.join(models.MODELS)}")
+    unknown = [p for p in config.probes if p not in probes.PROBES]
+    if unknown:
+        raise ValueError(f"probes {unknown} are unknown; choose from: {', '.join(probes.PROBES)}")
+    if config.dtype not in DTYPES:
+        raise ValueError(f"dtype {config.dtype!r} is unknown; choose one of: {', '.join(DTYPES)}")
+    if config.bn_mode not in curvature.BN_MODES:
+        raise ValueError(f"bn_mode {config.bn_mode!r} is unknown; choose one of: {', '.join(curvature.BN_MODES)}")
+    for name in ("lr", "batch_size", "epochs", "measure_every", "zoom_every", "hessian_size", "hessian_batch",
+                 "eigen_tol", "eval_batch_size"):
+        _positive(name, getattr(config, name))
+    for name in ("momentum", "weight_decay", "zoom_until"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must be non-negative, got {getattr(config, name)!r}")
+    if n_train is not None:
+        for name in ("batch_size", "hessian_size", "epoch_size", "eval_size"):
+            value = getattr(config, name)
+            if value is not None and not 1 <= value <= n_train:
+                raise ValueError(f"{name} must be between 1 and the training set size ({n_train}), got {value}")
+    if n_params is not None and "eigen" in config.probes and not 1 <= config.top_k <= n_params:
+        raise ValueError(f"top_k must be between 1 and the number of parameters ({n_params}), got {config.top_k}")
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other names pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def measurement_steps(config: RunConfig, steps_per_epoch: int, total_steps: int) -> list[int]:
+    """Steps (0 = initialisation, ``total_steps`` = the end) at which the probes run."""
+    every = max(1, round(config.measure_every * steps_per_epoch))
+    zoom = max(1, round(config.zoom_every * steps_per_epoch))
+    zoom_end = min(total_steps, round(config.zoom_until * steps_per_epoch))
+    steps = set(range(0, total_steps + 1, every)) | set(range(0, zoom_end + 1, zoom)) | {total_steps}
+    return sorted(steps)
+
+
+class BatchStream:
+    """Mini-batch indices drawn without replacement from successive seeded permutations."""
+
+    def __init__(self, n: int, seed: int):
+        self.n = n
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.empty(0, dtype=torch.long)
+
+    def next(self, size: int) -> torch.Tensor:
+        while len(self.order) < size:
+            self.order = torch.cat([self.order, torch.randperm(self.n, generator=self.generator)])
+        batch, self.order = self.order[:size], self.order[size:]
+        return batch
+
+
+def _fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
+    return order if size is None else order[:size]
+
+
+def train(config: RunConfig, progress: bool = True) -> xr.Dataset:
+    """Train and measure without touching the cache; see :func:`run`."""
+    validate(config)
+    device, dtype = torch.device(config.device), DTYPES[config.dtype]
+    ds_data = data.load(config.dataset, train_size=config.train_size, label_noise=config.label_noise,
+                        holdout=config.holdout, seed=config.seed)
+    n_train = len(ds_data.y_train)
+    validate(config, n_train=n_train)
+    model = models.build(config.model, ds_data.input_shape, ds_data.num_classes, seed=config.seed,
+                         **config.model_options).to(device=device, dtype=dtype)
+    validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))
+
+    x_train, y_train = ds_data.x_train.to(device, dtype), ds_data.y_train.to(device)
+    subset = _fixed_subset(n_train, config.hessian_size, config.seed).to(device)
+    eval_subset = _fixed_subset(n_train, config.eval_size, config.seed).to(device)
+    ctx = probes.ProbeContext(
+        model=model,
+        config=config,
+        step=0,
+        train=(x_train[eval_subset], y_train[eval_subset]),
+        test=(ds_data.x_test.to(device, dtype), ds_data.y_test.to(device)),
+        hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch),
+        eval_batch_size=config.eval_batch_size,
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil((config.epoch_size or n_train) / config.batch_size)
+    total_steps = max(1, round(config.epochs * steps_per_epoch))
+    schedule = measurement_steps(config, steps_per_epoch, total_steps)
+    stream = BatchStream(n_train, config.seed)
+    augment_rng = torch.Generator(device=device).manual_seed(config.seed + 2)
+
+    measured_steps, measurements = [], []
+    diverged_at = -1
+    start = time.perf_counter()
+    bar = tqdm(total=total_steps, disable=not progress, desc=f"{config.model} lr={config.lr:g} S={config.batch_size}",
+               leave=False)
+    step = 0
+    model.train()
+    for target in schedule:
+        while step < target:
+            idx = stream.next(config.batch_size).to(device)
+            xb = x_train[idx]
+            if config.augment:
+                xb = data.augment(xb, augment_rng)
+            loss = F.cross_entropy(model(xb), y_train[idx])
+            if not torch.isfinite(loss):
+                diverged_at = step
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            bar.update()
+        if diverged_at < 0 and not all(torch.isfinite(p).all() for p in model.parameters()):
+            diverged_at = step
+        if diverged_at >= 0:
+            break
+        ctx.step = step
+        measurement = {}
+        for name in config.probes:
+            measurement |= probes.PROBES[name](ctx)
+        measured_steps.append(step)
+        measurements.append(measurement)
+        model.train()
+    bar.close()
+
+    variables = probes.stack(measurements, measured_steps)
+    steps = np.asarray(measured_steps)
+    ds = xr.Dataset(
+        variables,
+        coords={"step": steps, "epoch": ("step", steps / steps_per_epoch)},
+        attrs={
+            "config": results.config_json(config),
+            "config_hash": results.config_hash(config),
+            "device": str(device),
+            "steps_per_epoch": steps_per_epoch,
+            "diverged": int(diverged_at >= 0),
+            "diverged_at_step": diverged_at,
+            "wall_time_s": time.perf_counter() - start,
+            **results.provenance(),
+        },
+    )
+    if "eig" in ds.dims:
+        ds = ds.assign_coords(eig=np.arange(1, ds.sizes["eig"] + 1))
+    return ds
+
+
+def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) -> xr.Dataset:
+    """Train under ``config`` and return its measurements as an ``xarray.Dataset``.
+
+    Dims: ``step`` (measurement steps; ``epoch`` is a coordinate along it) and ``eig``. A cached
+    run (``data/runs/<hash>.nc``, or the folder given as ``cache``) is loaded instead of recomputed;
+    a new one is written atomically. A run whose loss becomes NaN/inf stops there and is recorded
+    with ``attrs["diverged"] = 1``.
+    """
+    config = dataclasses.replace(config, device=resolve_device(config.device))
+    if not cache:
+        return train(config, progress)
+    path = results.run_path(config, None if cache is True else Path(cache))
+    if path.exists():
+        return results.load(path)
+    ds = train(config, progress)
+    results.save(ds, path)
+    return ds

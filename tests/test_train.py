@@ -1,0 +1,113 @@
+"""Runs: determinism, the cache, divergence, measurement schedules and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdlab import results, train
+from sgdlab.train import RunConfig, measurement_steps, run
+
+TINY = RunConfig(train_size=256, epochs=2, batch_size=32, hessian_size=128, top_k=2, measure_every=1.0,
+                 model_options={"width": 16})
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path_factory, monkeypatch):
+    """Generated datasets are shared across tests; runs never touch the user's cache."""
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "sgdlab-data"))
+
+
+def test_same_config_gives_identical_numbers():
+    first = run(TINY, cache=False, progress=False)
+    second = run(TINY, cache=False, progress=False)
+    xr.testing.assert_identical(first.drop_attrs(), second.drop_attrs())
+    assert set(first.data_vars) >= {"train_loss", "test_acc", "lambda", "hvp_count"}
+    assert first.sizes == {"step": 3, "eig": 2}
+    assert (first["lambda"].diff("eig") <= 0).all()
+
+
+def test_run_records_provenance():
+    ds = run(TINY, cache=False, progress=False)
+    assert ds.attrs["config_hash"] == results.config_hash(TINY)
+    assert '"lr": 0.05' in ds.attrs["config"]
+    assert ds.attrs["diverged"] == 0 and ds.attrs["wall_time_s"] > 0
+    assert ds.attrs["version_torch"] and ds.attrs["git_commit"]
+
+
+def test_cached_run_is_reused_and_failed_runs_leave_the_cache_intact(tmp_path, monkeypatch):
+    ds = run(TINY, cache=tmp_path, progress=False)
+    path = results.run_path(TINY, tmp_path)
+    before = path.read_bytes()
+
+    def no_training(*args, **kwargs):
+        raise RuntimeError("training should not run for a cached config")
+
+    monkeypatch.setattr(train, "train", no_training)
+    xr.testing.assert_identical(run(TINY, cache=tmp_path, progress=False), ds)
+    with pytest.raises(RuntimeError):
+        run(dataclasses.replace(TINY, seed=1), cache=tmp_path, progress=False)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "run.nc"
+    results.save(xr.Dataset({"a": ("x", [1.0])}), path)
+
+    def broken_write(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken_write)
+    with pytest.raises(OSError):
+        results.save(xr.Dataset({"a": ("x", [2.0])}), path)
+    assert results.load(path)["a"].item() == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
+def test_divergence_ends_the_run_cleanly():
+    ds = run(dataclasses.replace(TINY, lr=1e4), cache=False, progress=False)
+    assert ds.attrs["diverged"] == 1
+    assert ds.attrs["diverged_at_step"] >= 0
+    assert ds.sizes["step"] < 3
+
+
+def test_config_hash_ignores_defaults_and_sees_changes():
+    assert results.config_hash(RunConfig()) == results.config_hash(RunConfig(lr=0.05))
+    assert results.config_hash(RunConfig(lr=0.1)) != results.config_hash(RunConfig())
+    assert results.config_hash(TINY) != results.config_hash(dataclasses.replace(TINY, seed=1))
+
+
+def test_measurement_schedule_zooms_into_early_training():
+    config = RunConfig(measure_every=1.0, zoom_until=1.0, zoom_every=0.25)
+    assert measurement_steps(config, steps_per_epoch=8, total_steps=24) == [0, 2, 4, 6, 8, 16, 24]
+    assert measurement_steps(RunConfig(measure_every=2.0), steps_per_epoch=4, total_steps=10) == [0, 8, 10]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"dataset": "imagenet"}, "dataset 'imagenet' is unknown; choose one of: mnist1d"),
+        ({"model": "transformer"}, "model 'transformer' is unknown; choose one of: mlp"),
+        ({"lr": 0.0}, "lr must be positive"),
+        ({"batch_size": -1}, "batch_size must be positive"),
+        ({"batch_size": 257}, r"batch_size must be between 1 and the training set size \(256\)"),
+        ({"hessian_size": 1000}, r"hessian_size must be between 1 and the training set size \(256\)"),
+        ({"top_k": 10**7}, "top_k must be between 1 and the number of parameters"),
+        ({"probes": ("losses", "telepathy")}, "probes .* unknown"),
+        ({"dtype": "float16"}, "dtype 'float16' is unknown"),
+    ],
+)
+def test_bad_configuration_is_rejected_before_training(change, message, monkeypatch):
+    monkeypatch.setattr(train.torch.optim, "SGD", None)  # training would fail differently
+    with pytest.raises(ValueError, match=message):
+        run(dataclasses.replace(TINY, **change), cache=False, progress=False)
+
+
+def test_float64_runs_match_float32_closely():
+    ds32 = run(TINY, cache=False, progress=False)
+    ds64 = run(dataclasses.replace(TINY, dtype="float64"), cache=False, progress=False)
+    np.testing.assert_allclose(ds64["lambda"].isel(step=0), ds32["lambda"].isel(step=0), rtol=1e-3)
