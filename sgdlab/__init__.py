@@ -3,6 +3,7 @@
 from sgdlab.curvature import frobenius_norm, hessian, spectral_density, top_eigen, trace
 from sgdlab.data import load
 from sgdlab.models import build
+from sgdlab.sweep import run_grid
 from sgdlab.train import RunConfig, run
 
 __version__ = "0.1.0"
@@ -13,6 +14,7 @@ __all__ = [
     "hessian",
     "load",
     "run",
+    "run_grid",
     "spectral_density",
     "top_eigen",
     "trace",

@@ -36,3 +36,23 @@ def save(fig: plt.Figure, name: str, output_dir: str | Path, notebook: str, para
     png = out / f"{name}.png"
     fig.savefig(png, metadata={"Title": name, "Description": description, "Software": "sgdlab"})
     return png
+
+
+def curves(ax: plt.Axes, ds, var: str, over: str, *, eig: int | None = None, label: str | None = None,
+           log_epochs: bool = True) -> None:
+    """One line per value of ``over`` (a combined grid's dim) of ``ds[var]`` against epochs.
+
+    ``eig`` selects an eigenvalue index for ``lambda``-like variables. With ``log_epochs`` the
+    epoch axis is linear below the first measurement after 0 and logarithmic above, as in the paper.
+    """
+    data = ds[var] if eig is None else ds[var].sel(eig=eig)
+    palette = sns.color_palette("viridis", data.sizes[over])
+    for color, value in zip(palette, data[over].values):
+        line = data.sel({over: value}).dropna("epoch")
+        ax.plot(line.epoch, line, color=color, label=f"{label or over}={value:g}")
+    if log_epochs:
+        first = float(data.epoch.where(data.epoch > 0).min())
+        ax.set_xscale("symlog", linthresh=first)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(var if eig is None else f"$\\lambda_{eig}$")
+    ax.legend(frameon=False)

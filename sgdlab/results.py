@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,23 @@ def save(ds: xr.Dataset, path: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def combine(datasets: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
+    """Stack runs along ``dim``, a configuration field that differs between them (``lr``, ``seed``...).
+
+    Runs are aligned on ``epoch`` (an outer join: a run not measured at an epoch holds NaN there);
+    each run's configuration, hash, wall time and divergence flag become coordinates along ``dim``.
+    """
+    parts = []
+    for ds in datasets:
+        config = json.loads(ds.attrs["config"])
+        if dim not in config:
+            raise ValueError(f"dim {dim!r} is not a configuration field; choose one of: {', '.join(config)}")
+        per_run = {name: ds.attrs[name] for name in ("config", "config_hash", "wall_time_s", "diverged")}
+        parts.append(ds.swap_dims(step="epoch").drop_vars("step").assign_coords({dim: config[dim], **per_run}))
+    return xr.concat(parts, dim=dim, join="outer", combine_attrs="drop_conflicts", coords="different",
+                     compat="equals")
 
 
 def load(path: Path) -> xr.Dataset:
