@@ -1,0 +1,44 @@
+"""Claims: verdict tables, claims.json, and raising when a verdict differs from what a notebook states."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sgdlab.claims import ClaimFailed, claim, rank_correlation, report, table
+
+
+def test_report_writes_json_and_prints_a_table_without_numbers(tmp_path, capsys):
+    verdicts = [claim("A.one", "it holds", True, ratio=np.float32(2.5)), claim("A.two", "also", True, xs=np.arange(2))]
+    report(verdicts, tmp_path)
+    printed = capsys.readouterr().out
+    assert "A.one  PASS     it holds" in printed and "2.5" not in printed
+    saved = json.loads((tmp_path / "claims.json").read_text())
+    assert saved[0]["measured"] == {"ratio": 2.5} and saved[1]["measured"] == {"xs": [0, 1]}
+    assert saved[0]["passed"] is True and saved[0]["known_failure"] == ""
+
+
+def test_a_failed_claim_raises_after_writing(tmp_path):
+    with pytest.raises(ClaimFailed, match="A.two"):
+        report([claim("A.one", "holds", True), claim("A.two", "does not", False)], tmp_path)
+    assert [c["passed"] for c in json.loads((tmp_path / "claims.json").read_text())] == [True, False]
+
+
+def test_known_failures_print_as_such_and_raise_if_they_pass(tmp_path, capsys):
+    report([claim("A.one", "holds", True), claim("A.two", "small scale", False)], tmp_path,
+           known_failures={"A.two": "needs the paper's scale"})
+    assert "A.two  FAIL (known)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "claims.json").read_text())[1]["known_failure"] == "needs the paper's scale"
+    with pytest.raises(ClaimFailed, match=r"A.two \(PASS \(unexpected\)\)"):
+        report([claim("A.two", "small scale", True)], tmp_path, known_failures={"A.two": "needs the paper's scale"})
+    with pytest.raises(ValueError, match="not checked"):
+        report([claim("A.one", "holds", True)], tmp_path, known_failures={"A.three": "typo"})
+
+
+def test_table_is_deterministic_and_rank_correlation_has_a_sign():
+    verdicts = [claim("x", "s", True, v=1.0)]
+    assert table(verdicts) == table([claim("x", "s", True, v=2.0)])
+    assert rank_correlation([1, 2, 3], [3, 2, 1]) == -1.0
+    assert rank_correlation([1, 2, 3], [1, 5, 9]) == 1.0
