@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgdlab import curvature
+from sgdlab import curvature, directions
 from sgdlab.curvature import Batch
 
 Measurement = dict[str, tuple[tuple[str, ...], Any]]
@@ -97,7 +97,101 @@ def hessian_norm(ctx: ProbeContext) -> Measurement:
     }
 
 
-PROBES: dict[str, Probe] = {"losses": losses, "eigen": eigen, "hessian_norm": hessian_norm}
+def _eigenvectors(ctx: ProbeContext, probe: str) -> Tensor:
+    if "eigen" not in ctx.state:
+        raise ValueError(f"probe {probe!r} needs the top eigenvectors: list 'eigen' before it in probes")
+    return ctx.state["eigen"].vectors
+
+
+def _minibatch_gradients(ctx: ProbeContext) -> Tensor:
+    """``probe_batches`` gradients of mini-batches of the run's batch size, shape ``(B, dim)``; drawn
+    once per step (seeded by the run's seed and the step) and shared by the direction probes."""
+    cached = ctx.state.get("minibatch_gradients")
+    if cached is not None and cached[0] == ctx.step:
+        return cached[1]
+    cfg = ctx.config
+    x, y = ctx.train
+    generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + ctx.step)
+    theta = directions.flat_parameters(ctx.model)
+    grads = []
+    with curvature.curvature_mode(ctx.model, cfg.bn_mode):
+        for _ in range(cfg.probe_batches):
+            idx = torch.randperm(len(y), generator=generator)[: cfg.batch_size].to(y.device)
+            grads.append(directions.gradient_of(directions.loss_of(ctx.model, [(x[idx], y[idx])]), theta))
+    ctx.state["minibatch_gradients"] = (ctx.step, torch.stack(grads))
+    return ctx.state["minibatch_gradients"][1]
+
+
+def _hessian_loss(ctx: ProbeContext) -> directions.Loss:
+    return directions.loss_of(ctx.model, ctx.hessian_batches)
+
+
+def step_decomposition(ctx: ProbeContext) -> Measurement:
+    """Loss change from moving by γ′ × the step's component along e₁…e_K and along a random unit
+    direction, relative to the full SGD step's (on the Hessian subset; see :mod:`sgdlab.directions`)."""
+    vectors = _eigenvectors(ctx, "step_decomposition")
+    grads = _minibatch_gradients(ctx)
+    generator = torch.Generator().manual_seed(ctx.config.seed * 1_000_003 + ctx.step)
+    control = directions.random_direction(vectors.shape[0], generator, vectors.dtype, vectors.device)
+    with curvature.curvature_mode(ctx.model, ctx.config.bn_mode):
+        change = directions.step_decomposition(_hessian_loss(ctx), directions.flat_parameters(ctx.model), grads,
+                                               torch.cat([vectors, control], dim=1), ctx.config.lr)
+    change = change.double().cpu().numpy()
+    return {"step_change": (("eig", "scale"), change[:-1]), "step_change_random": (("scale",), change[-1])}
+
+
+SECTIONS = (1, 3, 5)
+"""Eigen-directions of the loss cross-sections, as in the paper (those within ``top_k``)."""
+
+
+def cross_sections(ctx: ProbeContext) -> Measurement:
+    """The loss along e₁, e₃, e₅ at offsets × the mean step length along each, oriented so that the mean
+    SGD step points to positive offsets; and the fraction of steps that cross the valley along each."""
+    vectors = _eigenvectors(ctx, "cross_sections")
+    grads = _minibatch_gradients(ctx)
+    chosen = directions.orient(grads, vectors[:, [i - 1 for i in SECTIONS if i <= vectors.shape[1]]])
+    theta, lr = directions.flat_parameters(ctx.model), ctx.config.lr
+    units = directions.step_lengths(grads, chosen, lr)
+    with curvature.curvature_mode(ctx.model, ctx.config.bn_mode):
+        loss = _hessian_loss(ctx)
+        section = directions.cross_section(loss, theta, chosen, units)
+        crossed = directions.opposite_walls(loss, theta, grads, chosen, lr)
+    mean_step = lr * (grads.mean(dim=0) @ chosen).abs() / units
+    return {
+        "section_loss": (("section", "offset"), section.double().cpu().numpy()),
+        "section_unit": (("section",), units.double().cpu().numpy()),
+        "section_mean_step": (("section",), mean_step.double().cpu().numpy()),
+        "opposite_walls": (("section",), crossed.double().cpu().numpy()),
+    }
+
+
+def alignment(ctx: ProbeContext) -> Measurement:
+    """Mean |cos(mini-batch gradient, eᵢ)| for the top K, and its expected value for a random direction."""
+    vectors = _eigenvectors(ctx, "alignment")
+    cos = directions.alignment(_minibatch_gradients(ctx), vectors)
+    return {
+        "grad_cos_top": (("eig",), cos.double().cpu().numpy()),
+        "grad_cos_random": ((), directions.random_alignment(vectors.shape[0])),
+    }
+
+
+def distance_from_init(ctx: ProbeContext) -> Measurement:
+    """‖θ − θ₀‖, the Euclidean distance of the parameters from their first measurement (initialisation)."""
+    theta = directions.flat_parameters(ctx.model)
+    initial = ctx.state.setdefault("initial_parameters", theta.clone())
+    return {"distance_from_init": ((), float((theta - initial).norm()))}
+
+
+PROBES: dict[str, Probe] = {
+    "losses": losses,
+    "eigen": eigen,
+    "hessian_norm": hessian_norm,
+    "step_decomposition": step_decomposition,
+    "cross_sections": cross_sections,
+    "alignment": alignment,
+    "distance_from_init": distance_from_init,
+}
+DIRECTION_PROBES = ("step_decomposition", "cross_sections", "alignment")
 
 
 def stack(measurements: list[Measurement], steps: list[int]) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:

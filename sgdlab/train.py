@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import xarray as xr
 from tqdm.auto import tqdm
 
-from sgdlab import curvature, data, models, probes, results
+from sgdlab import curvature, data, models, optim, probes, results
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -26,7 +26,10 @@ class RunConfig:
 
     Times are in epochs of ``epoch_size`` examples (the whole training set by default; the paper
     shortens epochs to zoom into early training). Measurements are taken every ``measure_every``
-    epochs, and every ``zoom_every`` epochs before ``zoom_until``.
+    epochs, and every ``zoom_every`` epochs before ``zoom_until``. ``optimizer="nudged"`` trains with
+    :class:`~sgdlab.optim.NudgedSGD`: learning rate ``nudge * lr`` along the top ``nudge_k`` Hessian
+    eigenvectors, refreshed every ``nudge_refresh`` steps. Direction probes (step decomposition,
+    cross-sections, alignment) use ``probe_batches`` mini-batch gradients.
     """
 
     dataset: str = "mnist1d"
@@ -40,6 +43,10 @@ class RunConfig:
     batch_size: int = 128
     momentum: float = 0.0
     weight_decay: float = 0.0
+    optimizer: str = "sgd"
+    nudge: float = 1.0
+    nudge_k: int = 5
+    nudge_refresh: int = 10
     epochs: float = 10.0
     epoch_size: int | None = None
     measure_every: float = 1.0
@@ -47,6 +54,7 @@ class RunConfig:
     zoom_every: float = 0.1
     probes: tuple[str, ...] = ("losses", "eigen")
     top_k: int = 5
+    probe_batches: int = 8
     eigen_tol: float = 1e-3
     hessian_size: int = 1024
     hessian_batch: int = 1024
@@ -73,14 +81,21 @@ def validate(config: RunConfig, n_train: int | None = None, n_params: int | None
     unknown = [p for p in config.probes if p not in probes.PROBES]
     if unknown:
         raise ValueError(f"probes {unknown} are unknown; choose from: {', '.join(probes.PROBES)}")
+    needs_eigen = [p for p in config.probes if p in probes.DIRECTION_PROBES]
+    if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > config.probes.index(needs_eigen[0])):
+        raise ValueError(f"probes {needs_eigen} use the top eigenvectors: list 'eigen' before them in probes")
     if config.dtype not in DTYPES:
         raise ValueError(f"dtype {config.dtype!r} is unknown; choose one of: {', '.join(DTYPES)}")
+    if config.optimizer not in optim.OPTIMIZERS:
+        raise ValueError(f"optimizer {config.optimizer!r} is unknown; choose one of: {', '.join(optim.OPTIMIZERS)}")
     if config.bn_mode not in curvature.BN_MODES:
         raise ValueError(f"bn_mode {config.bn_mode!r} is unknown; choose one of: {', '.join(curvature.BN_MODES)}")
     for name in ("lr", "batch_size", "epochs", "measure_every", "zoom_every", "hessian_size", "hessian_batch",
-                 "eigen_tol", "eval_batch_size"):
+                 "eigen_tol", "eval_batch_size", "probe_batches"):
         _positive(name, getattr(config, name))
-    for name in ("momentum", "weight_decay", "zoom_until"):
+    if config.nudge_refresh < 1:
+        raise ValueError(f"nudge_refresh must be a positive number of steps, got {config.nudge_refresh!r}")
+    for name in ("momentum", "weight_decay", "zoom_until", "nudge"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} must be non-negative, got {getattr(config, name)!r}")
     if n_train is not None:
@@ -90,6 +105,8 @@ def validate(config: RunConfig, n_train: int | None = None, n_params: int | None
                 raise ValueError(f"{name} must be between 1 and the training set size ({n_train}), got {value}")
     if n_params is not None and "eigen" in config.probes and not 1 <= config.top_k <= n_params:
         raise ValueError(f"top_k must be between 1 and the number of parameters ({n_params}), got {config.top_k}")
+    if config.optimizer == "nudged" and (config.nudge_k < 1 or n_params is not None and config.nudge_k > n_params):
+        raise ValueError(f"nudge_k must be between 1 and the number of parameters ({n_params}), got {config.nudge_k}")
 
 
 def resolve_device(device: str) -> str:
@@ -152,8 +169,7 @@ def train(config: RunConfig, progress: bool = True) -> xr.Dataset:
         hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch),
         eval_batch_size=config.eval_batch_size,
     )
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = optim.for_run(config, model, ctx.hessian_batches)
     steps_per_epoch = math.ceil((config.epoch_size or n_train) / config.batch_size)
     total_steps = max(1, round(config.epochs * steps_per_epoch))
     schedule = measurement_steps(config, steps_per_epoch, total_steps)

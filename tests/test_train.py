@@ -99,6 +99,13 @@ def test_measurement_schedule_zooms_into_early_training():
         ({"top_k": 10**7}, "top_k must be between 1 and the number of parameters"),
         ({"probes": ("losses", "telepathy")}, "probes .* unknown"),
         ({"dtype": "float16"}, "dtype 'float16' is unknown"),
+        ({"optimizer": "adam"}, "optimizer 'adam' is unknown; choose one of: sgd, nudged"),
+        ({"optimizer": "nudged", "nudge": -1.0}, "nudge must be non-negative"),
+        ({"optimizer": "nudged", "nudge_k": 0}, "nudge_k must be between 1 and the number of parameters"),
+        ({"optimizer": "nudged", "nudge_k": 10**7}, r"nudge_k must be between 1 and the number of parameters \(\d+\)"),
+        ({"optimizer": "nudged", "nudge_refresh": 0}, "nudge_refresh must be a positive number of steps"),
+        ({"probes": ("losses", "alignment", "eigen")}, r"probes \['alignment'\] use the top eigenvectors"),
+        ({"probe_batches": 0}, "probe_batches must be positive"),
     ],
 )
 def test_bad_configuration_is_rejected_before_training(change, message, monkeypatch):
@@ -111,3 +118,29 @@ def test_float64_runs_match_float32_closely():
     ds32 = run(TINY, cache=False, progress=False)
     ds64 = run(dataclasses.replace(TINY, dtype="float64"), cache=False, progress=False)
     np.testing.assert_allclose(ds64["lambda"].isel(step=0), ds32["lambda"].isel(step=0), rtol=1e-3)
+
+
+def test_nudged_sgd_at_gamma_one_is_the_sgd_run_and_other_gammas_change_it():
+    sgd = run(TINY, cache=False, progress=False)
+    nudged = dataclasses.replace(TINY, optimizer="nudged", nudge_k=2, nudge_refresh=3)
+    xr.testing.assert_identical(run(nudged, cache=False, progress=False).drop_attrs(), sgd.drop_attrs())
+    sharp = run(dataclasses.replace(nudged, nudge=0.1), cache=False, progress=False)
+    assert sharp.attrs["diverged"] == 0
+    assert not np.allclose(sharp["train_loss"].isel(step=-1), sgd["train_loss"].isel(step=-1))
+
+
+def test_a_diverging_nudged_run_is_recorded_as_diverged():
+    ds = run(dataclasses.replace(TINY, optimizer="nudged", nudge=5.0, nudge_k=2, lr=1e3), cache=False, progress=False)
+    assert ds.attrs["diverged"] == 1
+
+
+def test_direction_probes_record_their_measurements():
+    config = dataclasses.replace(TINY, top_k=5, probe_batches=2, probes=(
+        "losses", "eigen", "step_decomposition", "cross_sections", "alignment", "distance_from_init"))
+    ds = run(config, cache=False, progress=False)
+    assert ds.sizes == {"step": 3, "eig": 5, "scale": 7, "section": 3, "offset": 15}
+    assert ds["distance_from_init"].isel(step=0) == 0 and (ds["distance_from_init"].isel(step=slice(1, None)) > 0).all()
+    assert ((ds["opposite_walls"] >= 0) & (ds["opposite_walls"] <= 1)).all()
+    assert (ds["grad_cos_top"] > 0).all() and (ds["grad_cos_top"] <= 1).all()
+    section = ds["section_loss"].isel(offset=7)  # offset 0: the current point
+    assert (section == section.isel(section=0)).all()
