@@ -99,6 +99,7 @@ def test_measurement_schedule_zooms_into_early_training():
         ({"top_k": 10**7}, "top_k must be between 1 and the number of parameters"),
         ({"probes": ("losses", "telepathy")}, "probes .* unknown"),
         ({"dtype": "float16"}, "dtype 'float16' is unknown"),
+        ({"label_noise": 1.0}, r"label_noise must be in \[0, 1\)"),
     ],
 )
 def test_bad_configuration_is_rejected_before_training(change, message, monkeypatch):
@@ -111,3 +112,18 @@ def test_float64_runs_match_float32_closely():
     ds32 = run(TINY, cache=False, progress=False)
     ds64 = run(dataclasses.replace(TINY, dtype="float64"), cache=False, progress=False)
     np.testing.assert_allclose(ds64["lambda"].isel(step=0), ds32["lambda"].isel(step=0), rtol=1e-3)
+
+
+def test_memorisation_probe_splits_training_accuracy_by_label_kind():
+    noisy = dataclasses.replace(TINY, train_size=64, label_noise=0.5, batch_size=16, epochs=150, hessian_size=32,
+                                measure_every=50.0, probes=("losses", "memorisation"), model_options={"width": 64})
+    ds = run(noisy, cache=False, progress=False)
+    mixed = 0.5 * ds["memorised_acc"] + 0.5 * ds["clean_train_acc"]  # 32 of 64 labels are random
+    np.testing.assert_allclose(mixed, ds["train_acc"], rtol=1e-12)
+    assert ds["memorised_acc"][0] < 0.3  # random labels: about chance at initialisation ...
+    assert ds["memorised_acc"][-1] == 1.0  # ... learnt by heart (against the random labels) in the end
+
+
+def test_memorisation_needs_random_labels():
+    with pytest.raises(ValueError, match="memorisation probe needs label_noise > 0"):
+        run(dataclasses.replace(TINY, probes=("losses", "memorisation")), cache=False, progress=False)
