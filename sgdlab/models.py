@@ -54,6 +54,28 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     return model
 
 
+def _float_state(model: nn.Module) -> list[torch.Tensor]:
+    return [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]
+
+
+def state_vector(model: nn.Module) -> torch.Tensor:
+    """The model's parameters, then its floating-point buffers (BatchNorm statistics), as one flat copy."""
+    return torch.cat([t.detach().reshape(-1) for t in _float_state(model)]).clone()
+
+
+@torch.no_grad()
+def load_state_vector(model: nn.Module, vector: torch.Tensor) -> None:
+    """Copy a flat vector laid out as by :func:`state_vector` into the model, in place."""
+    tensors = _float_state(model)
+    expected = sum(t.numel() for t in tensors)
+    if vector.numel() != expected:
+        raise ValueError(f"state vector has {vector.numel()} entries; this model's state has {expected}")
+    offset = 0
+    for t in tensors:
+        t.copy_(vector[offset:offset + t.numel()].reshape(t.shape))
+        offset += t.numel()
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -34,6 +34,7 @@ class ProbeContext:
     test: tuple[Tensor, Tensor]
     hessian_batches: list[Batch]
     eval_batch_size: int
+    corrupted: Tensor | None = None  # which examples of ``train`` carry a random label
     state: dict[str, Any] = field(default_factory=dict)
 
     def hessian(self) -> curvature.HessianOperator:
@@ -45,9 +46,9 @@ Probe = Callable[[ProbeContext], Measurement]
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` in inference mode; the mode is restored after."""
-    with curvature.curvature_mode(model):
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int, bn_mode: str = "eval") -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in the curvature engine's mode; the mode is restored after."""
+    with curvature.curvature_mode(model, bn_mode):
         loss, correct = 0.0, 0
         for xb, yb in curvature.as_batches(x, y, batch_size):
             out = model(xb)
@@ -66,6 +67,16 @@ def losses(ctx: ProbeContext) -> Measurement:
         "test_loss": ((), test_loss),
         "test_acc": ((), test_acc),
     }
+
+
+def memorisation(ctx: ProbeContext) -> Measurement:
+    """Training accuracy on the examples with a random label (against that label) and on the clean rest."""
+    x, y = ctx.train
+
+    def accuracy(mask: Tensor) -> float:
+        return evaluate(ctx.model, x[mask], y[mask], ctx.eval_batch_size)[1] if mask.any() else float("nan")
+
+    return {"memorised_acc": ((), accuracy(ctx.corrupted)), "clean_train_acc": ((), accuracy(~ctx.corrupted))}
 
 
 def eigen(ctx: ProbeContext) -> Measurement:
@@ -190,6 +201,7 @@ PROBES: dict[str, Probe] = {
     "cross_sections": cross_sections,
     "alignment": alignment,
     "distance_from_init": distance_from_init,
+    "memorisation": memorisation,
 }
 DIRECTION_PROBES = ("step_decomposition", "cross_sections", "alignment")
 

@@ -16,26 +16,33 @@ from typing import Any
 
 import xarray as xr
 
-from sgdlab import paths
+from sgdlab import paths, schedules
 
 CACHE_VERSION = 1  # bump when a change to the code changes what a cached run would contain
 _PACKAGES = ("sgdlab", "torch", "numpy", "xarray", "mnist1d")
 
 
+def _encode(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself: schedules as ``{"kind": ..., ...}``, the rest as ``str``."""
+    if isinstance(value, tuple(schedules.KINDS.values())):
+        return schedules.to_dict(value)
+    return str(value)
+
+
+def _fields(config: Any) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
 def config_json(config: Any) -> str:
     """The configuration as canonical JSON (sorted keys), every field included."""
-    return json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+    return json.dumps(_fields(config), sort_keys=True, default=_encode)
 
 
 def config_hash(config: Any) -> str:
     """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes)."""
-    defaults = type(config)()
-    changed = {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if getattr(config, f.name) != getattr(defaults, f.name)
-    }
-    text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=str)
+    defaults = _fields(type(config)())
+    changed = {name: value for name, value in _fields(config).items() if value != defaults[name]}
+    text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=_encode)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -106,6 +106,7 @@ def test_measurement_schedule_zooms_into_early_training():
         ({"optimizer": "nudged", "nudge_refresh": 0}, "nudge_refresh must be a positive number of steps"),
         ({"probes": ("losses", "alignment", "eigen")}, r"probes \['alignment'\] use the top eigenvectors"),
         ({"probe_batches": 0}, "probe_batches must be positive"),
+        ({"label_noise": 1.0}, r"label_noise must be in \[0, 1\)"),
     ],
 )
 def test_bad_configuration_is_rejected_before_training(change, message, monkeypatch):
@@ -144,3 +145,18 @@ def test_direction_probes_record_their_measurements():
     assert (ds["grad_cos_top"] > 0).all() and (ds["grad_cos_top"] <= 1).all()
     section = ds["section_loss"].isel(offset=7)  # offset 0: the current point
     assert (section == section.isel(section=0)).all()
+
+
+def test_memorisation_probe_splits_training_accuracy_by_label_kind():
+    noisy = dataclasses.replace(TINY, train_size=64, label_noise=0.5, batch_size=16, epochs=150, hessian_size=32,
+                                measure_every=50.0, probes=("losses", "memorisation"), model_options={"width": 64})
+    ds = run(noisy, cache=False, progress=False)
+    mixed = 0.5 * ds["memorised_acc"] + 0.5 * ds["clean_train_acc"]  # 32 of 64 labels are random
+    np.testing.assert_allclose(mixed, ds["train_acc"], rtol=1e-12)
+    assert ds["memorised_acc"][0] < 0.3  # random labels: about chance at initialisation ...
+    assert ds["memorised_acc"][-1] == 1.0  # ... learnt by heart (against the random labels) in the end
+
+
+def test_memorisation_needs_random_labels():
+    with pytest.raises(ValueError, match="memorisation probe needs label_noise > 0"):
+        run(dataclasses.replace(TINY, probes=("losses", "memorisation")), cache=False, progress=False)

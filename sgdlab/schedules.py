@@ -1,0 +1,116 @@
+"""Schedules of the learning rate or the batch size over training time, measured in epochs.
+
+A schedule is a frozen dataclass with ``at(epoch) -> value`` and ``bounds() -> (lowest, highest)``.
+Bad arguments raise ``ValueError`` on construction, before any training. Schedules are stored in a
+run's configuration JSON as ``{"kind": ..., <fields>}`` and read back with :func:`from_dict`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+def _check_positive(name: str, *values: float) -> None:
+    for value in values:
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Constant:
+    """The same value throughout."""
+
+    value: float
+
+    def __post_init__(self) -> None:
+        _check_positive("Constant.value", self.value)
+
+    def at(self, epoch: float) -> float:
+        return self.value
+
+    def bounds(self) -> tuple[float, float]:
+        return self.value, self.value
+
+
+@dataclass(frozen=True)
+class Step:
+    """``values[i]`` from epoch ``boundaries[i - 1]`` (0 for the first) until ``boundaries[i]``.
+
+    Example: ``Step((0.1, 0.01), (50,))`` is 0.1 for 50 epochs, then 0.01.
+    """
+
+    values: tuple[float, ...]
+    boundaries: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "boundaries", tuple(self.boundaries))
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(f"Step needs one more value than boundaries, got {len(self.values)} values "
+                             f"and {len(self.boundaries)} boundaries")
+        _check_positive("Step.values", *self.values)
+        _check_positive("Step.boundaries", *self.boundaries)
+        if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError(f"Step.boundaries must increase strictly, got {self.boundaries}")
+
+    def at(self, epoch: float) -> float:
+        return self.values[bisect.bisect_right(self.boundaries, epoch)]
+
+    def bounds(self) -> tuple[float, float]:
+        return min(self.values), max(self.values)
+
+
+@dataclass(frozen=True)
+class Triangular:
+    """A cycle from ``start`` to ``turn`` in ``step_size`` epochs and back in as many, repeated.
+
+    ``start`` may be above or below ``turn``. With ``reciprocal`` the reciprocal 1/value moves
+    linearly instead of the value: a batch-size cycle whose η/S follows the same triangle as a
+    learning-rate cycle (S between 128 and 640 with η fixed ↔ η between two values with S fixed).
+    """
+
+    start: float
+    turn: float
+    step_size: float
+    reciprocal: bool = False
+
+    def __post_init__(self) -> None:
+        _check_positive("Triangular.step_size (half a cycle, in epochs)", self.step_size)
+        _check_positive("Triangular.start and turn", self.start, self.turn)
+
+    def at(self, epoch: float) -> float:
+        phase = (epoch / self.step_size) % 2.0
+        weight = phase if phase <= 1.0 else 2.0 - phase  # 0 at start, 1 at the turn
+        if self.reciprocal:
+            return 1.0 / ((1 - weight) / self.start + weight / self.turn)
+        return (1 - weight) * self.start + weight * self.turn
+
+    def bounds(self) -> tuple[float, float]:
+        return min(self.start, self.turn), max(self.start, self.turn)
+
+
+Schedule = Union[Constant, Step, Triangular]
+KINDS: dict[str, type] = {"constant": Constant, "step": Step, "triangular": Triangular}
+
+
+def to_dict(schedule: Schedule) -> dict[str, Any]:
+    """``{"kind": "triangular", "start": ..., ...}``: JSON-ready, read back by :func:`from_dict`."""
+    kind = next(name for name, cls in KINDS.items() if isinstance(schedule, cls))
+    return {"kind": kind, **dataclasses.asdict(schedule)}
+
+
+def from_dict(spec: dict[str, Any]) -> Schedule:
+    """The schedule that :func:`to_dict` described."""
+    fields = dict(spec)
+    kind = fields.pop("kind", None)
+    if kind not in KINDS:
+        raise ValueError(f"schedule kind {kind!r} is unknown; choose one of: {', '.join(KINDS)}")
+    return KINDS[kind](**fields)
+
+
+def batch_size_at(schedule: Schedule, epoch: float) -> int:
+    """The batch size a schedule gives at ``epoch``, rounded to the nearest integer (at least 1)."""
+    return max(1, round(schedule.at(epoch)))
