@@ -14,6 +14,7 @@ that call :func:`sgdlab.run_grid` can be pointed at a cluster without changing t
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import socket
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -148,9 +150,9 @@ def _submitit(spec: str) -> Iterator[Executor]:
         yield executor
 
 
-def _require(module: str):
+def _require(module: str) -> ModuleType:
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError:
         raise ValueError(f"the {module} package is missing; install sgdlab's cluster extra: "
                          "pip install 'sgdlab[cluster]'") from None

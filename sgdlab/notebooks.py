@@ -60,7 +60,7 @@ class Execution:
     error: str | None
 
 
-def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any], progress: bool = False) -> Execution:
+def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> Execution:
     """Execute ``notebook`` into ``output_dir/<notebook>`` with ``parameters`` (plus ``output_dir``).
 
     The kernel is ``python3``, working in the notebook's own folder. ``output_dir`` is emptied first,
@@ -75,7 +75,7 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any], pro
     try:
         papermill.execute_notebook(
             str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
-            cwd=str(notebook.resolve().parent), progress_bar={"leave": False, "position": 1} if progress else False,
+            cwd=str(notebook.resolve().parent), progress_bar=False,
         )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,28 @@ def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executo
         executors.jobs_count(jobs)
 
 
+@contextmanager
+def counting_runs(progress: bool, poll_s: float = 1.0) -> Iterator[None]:
+    """A progress counter of the runs that land in the run cache while notebooks execute in their kernels."""
+    folder = paths.runs_dir()
+    before = set(folder.glob("*.nc"))
+    bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(poll_s):
+            bar.update(len(set(folder.glob("*.nc")) - before) - bar.n)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        bar.close()
+
+
 def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
               executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
               progress: bool = True) -> list[report.Outcome]:
@@ -41,11 +65,11 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
     check(chosen, {"profile": profile}, executor, jobs)
     out = report_folder(profile, out)
     start, outcomes = time.perf_counter(), []
-    with notebooks.cluster_environment(executor, jobs):
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
         bar = tqdm(chosen, desc="notebooks", unit="notebook", disable=not progress)
         for nb in bar:
             bar.set_postfix_str(nb.stem)
-            notebooks.execute(nb, out / nb.stem, {"profile": profile}, progress=progress)
+            notebooks.execute(nb, out / nb.stem, {"profile": profile})
             outcomes.append(report.outcome(out / nb.stem))
     report.write(out, profile, time.perf_counter() - start)
     return outcomes
@@ -86,8 +110,8 @@ def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | No
         check([nb], point, executor, jobs)
     out = Path(out or paths.data_dir() / "sweeps" / nb.stem).resolve()
     outcomes = []
-    with notebooks.cluster_environment(executor, jobs):
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
         for point in tqdm(points, desc=nb.stem, unit="point", disable=not progress):
-            notebooks.execute(nb, out / point_name(point), point, progress=progress)
+            notebooks.execute(nb, out / point_name(point), point)
             outcomes.append(report.outcome(out / point_name(point)))
     return outcomes
