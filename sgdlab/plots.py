@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,24 +19,39 @@ def use_style() -> None:
     mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight", "pdf.compression": 6})
 
 
-def save(fig: plt.Figure, name: str, output_dir: str | Path, notebook: str, parameters: Mapping | None = None) -> Path:
-    """Save ``fig`` as ``<output_dir>/<name>.png`` and ``.pdf`` with provenance metadata.
+FIGURE_SUFFIX = ".figure.json"
 
-    The PDF carries no creation date, so re-running the same notebook gives the same bytes.
+
+def save(fig: plt.Figure, name: str, output_dir: str | Path, notebook: str, parameters: Mapping | None = None,
+         caption: str = "") -> Path:
+    """Save ``fig`` as ``<output_dir>/<name>.png`` and ``.pdf`` with provenance metadata, and its caption.
+
+    ``<name>.figure.json`` records the caption (the figure's title when none is given), the source
+    notebook, its parameters, the sgdlab version and git commit; ``sgdlab reproduce`` shows figures
+    with it. The PDF carries no creation date, so re-running the same notebook gives the same bytes.
     Returns the PNG's path.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     prov = results.provenance()
+    parameters = {k: parameters[k] for k in sorted(parameters or {})}
     description = (
-        f"notebook={notebook}; parameters={dict(parameters or {})}; "
+        f"notebook={notebook}; parameters={parameters}; "
         f"sgdlab={prov['version_sgdlab']}; commit={prov['git_commit']}"
     )
     fig.savefig(out / f"{name}.pdf", metadata={"Title": name, "Subject": description, "Creator": "sgdlab",
                                                 "Producer": None, "CreationDate": None})
     png = out / f"{name}.png"
     fig.savefig(png, metadata={"Title": name, "Description": description, "Software": "sgdlab"})
+    sidecar = {"name": name, "caption": caption or _title(fig), "notebook": notebook, "parameters": parameters,
+               "png": png.name, "pdf": f"{name}.pdf", "sgdlab": prov["version_sgdlab"], "git_commit": prov["git_commit"]}
+    (out / f"{name}{FIGURE_SUFFIX}").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
     return png
+
+
+def _title(fig: plt.Figure) -> str:
+    """The figure's suptitle, else its first axes title, else empty."""
+    return fig.get_suptitle() or next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
 
 
 def curves(ax: plt.Axes, ds, var: str, over: str, *, eig: int | None = None, label: str | None = None,

@@ -1,78 +1,117 @@
-"""Reproduce the findings: execute every notebook with papermill and collect its claims."""
+"""Reproduce the findings, and sweep a notebook over a parameter grid, with papermill."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import papermill
 from tqdm.auto import tqdm
 
-from sgdlab import paths
-
-PROFILES = ("quick", "paper")
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+from sgdlab import executors, notebooks, paths, profiles, report
 
 
-@dataclass(frozen=True)
-class NotebookResult:
-    """One executed notebook: its claims (from ``claims.json``) and the error if it raised."""
-
-    name: str
-    output_dir: Path
-    claims: list[dict]
-    error: str | None
-    wall_time_s: float
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and all(c["passed"] for c in self.claims)
+def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executor: str | None,
+          jobs: int | None) -> None:
+    """Every piece of bad input, as one ValueError, before anything runs."""
+    for nb in notebook_paths:
+        notebooks.check_parameters(nb, {**parameters, "output_dir": ""})
+    if executor is not None:
+        executors.check(executor)
+    if jobs is not None:
+        executors.jobs_count(jobs)
 
 
-def notebooks(only: list[str] | None = None) -> list[Path]:
-    """The finding notebooks in order; ``only`` selects by name or number prefix (``01``)."""
-    found = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
-    if not only:
-        return found
-    chosen = [nb for nb in found if any(nb.stem == o or nb.stem.startswith(f"{o}_") for o in only)]
-    unknown = [o for o in only if not any(nb.stem == o or nb.stem.startswith(f"{o}_") for nb in found)]
-    if unknown:
-        raise ValueError(f"unknown notebook(s) {unknown}; choose from: {', '.join(nb.stem for nb in found)}")
-    return chosen
+@contextmanager
+def counting_runs(progress: bool, poll_s: float = 1.0) -> Iterator[None]:
+    """A progress counter of the runs that land in the run cache while notebooks execute in their kernels."""
+    folder = paths.runs_dir()
+    before = set(folder.glob("*.nc"))
+    bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
+    stop = threading.Event()
 
+    def poll() -> None:
+        while not stop.wait(poll_s):
+            bar.update(len(set(folder.glob("*.nc")) - before) - bar.n)
 
-def execute(notebook: Path, profile: str, out: Path) -> NotebookResult:
-    """Run one notebook at ``profile`` into ``out/<name>/`` and read back its claims."""
-    output_dir = out / notebook.stem
-    output_dir.mkdir(parents=True, exist_ok=True)
-    start, error = time.perf_counter(), None
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output_dir / notebook.name), kernel_name="python3", cwd=str(notebook.parent),
-            parameters={"profile": profile, "output_dir": str(output_dir)}, progress_bar=False,
-        )
-    except papermill.PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
-    claims_file = output_dir / "claims.json"
-    claims = json.loads(claims_file.read_text()) if claims_file.exists() else []
-    return NotebookResult(notebook.stem, output_dir, claims, error, time.perf_counter() - start)
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        bar.close()
 
 
-def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None) -> list[NotebookResult]:
-    """Execute the chosen notebooks at ``profile`` into ``out`` (default ``data/reports/<profile>``)."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile {profile!r} is unknown; choose one of: {', '.join(PROFILES)}")
-    chosen = notebooks(only)
-    out = Path(out or paths.reports_dir() / profile).resolve()
-    return [execute(nb, profile, out) for nb in tqdm(chosen, desc="notebooks", unit="nb")]
+def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
+              executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
+              progress: bool = True) -> list[report.Outcome]:
+    """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
+
+    ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``. ``executor`` and ``jobs`` reach the notebooks'
+    grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. A notebook that raises is recorded and the
+    next one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
+    """
+    if profile not in profiles.PROFILES:
+        raise ValueError(f"profile {profile!r} is unknown; choose one of: {', '.join(profiles.PROFILES)}")
+    chosen = notebooks.find(only, notebooks_dir)
+    check(chosen, {"profile": profile}, executor, jobs)
+    out = report_folder(profile, out)
+    start, outcomes = time.perf_counter(), []
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
+        bar = tqdm(chosen, desc="notebooks", unit="notebook", disable=not progress)
+        for nb in bar:
+            bar.set_postfix_str(nb.stem)
+            notebooks.execute(nb, out / nb.stem, {"profile": profile})
+            outcomes.append(report.outcome(out / nb.stem))
+    report.write(out, profile, time.perf_counter() - start)
+    return outcomes
 
 
-def summary(results: list[NotebookResult], wall_time_s: float) -> str:
-    """One line: claims passed, notebooks failed, and the time taken."""
-    claims = [c for r in results for c in r.claims]
-    passed = sum(c["passed"] for c in claims)
-    broken = [r.name for r in results if r.error is not None]
-    line = f"{passed}/{len(claims)} claims passed in {wall_time_s / 60:.1f} min"
-    return line + (f"; notebooks failed: {', '.join(broken)}" if broken else "")
+def report_folder(profile: str, out: Path | None = None) -> Path:
+    """Where :func:`reproduce` writes: ``out``, else ``data/reports/<profile>``."""
+    return Path(out or paths.reports_dir() / profile).resolve()
+
+
+def grid_points(parameters: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of the values of each parameter, in the order given."""
+    names = list(parameters)
+    return [dict(zip(names, values)) for values in itertools.product(*(parameters[n] for n in names))]
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """A folder name for one grid point, e.g. ``lr=0.1,seed=1`` (characters unsafe in paths become ``-``)."""
+    text = ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}"
+                    for k, v in point.items())
+    return re.sub(r"[^\w.=,+-]", "-", text)
+
+
+def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | None = None, *,
+          executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
+          progress: bool = True) -> list[report.Outcome]:
+    """Execute ``notebook`` once per point of the grid ``parameters`` into ``out/<point name>/``.
+
+    ``out`` defaults to ``data/sweeps/<notebook>``. Runs that a point shares with another, or with an
+    earlier sweep, come from the run cache.
+    """
+    (nb,) = notebooks.find([notebook], notebooks_dir)
+    empty = [name for name, values in parameters.items() if not values]
+    if empty:
+        raise ValueError(f"parameter(s) {', '.join(empty)} need at least one value")
+    points = grid_points(parameters)
+    for point in points:
+        check([nb], point, executor, jobs)
+    out = Path(out or paths.data_dir() / "sweeps" / nb.stem).resolve()
+    outcomes = []
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
+        for point in tqdm(points, desc=nb.stem, unit="point", disable=not progress):
+            notebooks.execute(nb, out / point_name(point), point)
+            outcomes.append(report.outcome(out / point_name(point)))
+    return outcomes

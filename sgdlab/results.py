@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from sgdlab import paths, schedules
@@ -78,11 +81,19 @@ def provenance() -> dict[str, str]:
     return {**versions, "git_commit": git_commit(), "python": platform.python_version(), "host": platform.node()}
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}.{socket.gethostname()}.{os.getpid()}."
+
+
 def save(ds: xr.Dataset, path: Path) -> Path:
-    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
+    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then a rename.
+
+    The temporary file is named after this host and process, so :func:`remove_stale_temporaries` can
+    tell one left by a killed writer from one still being written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
     os.close(fd)
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
@@ -93,21 +104,95 @@ def save(ds: xr.Dataset, path: Path) -> Path:
     return path
 
 
-def combine(datasets: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
-    """Stack runs along ``dim``, a configuration field that differs between them (``lr``, ``seed``...).
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files that :func:`save` calls on this host left in ``folder`` before being killed."""
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        head, pid, _, _ = tmp.name.rsplit(".", 3)
+        if head.endswith(f".{socket.gethostname()}") and pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
-    Runs are aligned on ``epoch`` (an outer join: a run not measured at an epoch holds NaN there);
-    each run's configuration, hash, wall time and divergence flag become coordinates along ``dim``.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")
+_FILL = {"config": "", "config_hash": "", "git_commit": "", "diverged": -1}
+
+
+def load_grid(source: Sequence[xr.Dataset] | Sequence[Any] | str | Path,
+              dims: Sequence[str] | None = None) -> xr.Dataset:
+    """Runs side by side in one Dataset, one dim per swept configuration field (``lr``, ``batch_size``, ``seed``...).
+
+    ``source``: run Datasets, run configurations (read from the cache), a folder of run files, or a
+    glob pattern. ``dims`` defaults to the scalar fields that differ between the runs. Runs are
+    aligned on ``epoch`` (an outer join: NaN where a run was not measured); combinations of the dims
+    that were not run hold NaN. Each run's provenance (:data:`PROVENANCE`: configuration, hash, git
+    commit, wall time, divergence flag) becomes a coordinate over the dims, so ``ds.sel(lr=0.1)``
+    keeps it.
     """
-    parts = []
-    for ds in datasets:
-        config = json.loads(ds.attrs["config"])
-        if dim not in config:
-            raise ValueError(f"dim {dim!r} is not a configuration field; choose one of: {', '.join(config)}")
-        per_run = {name: ds.attrs[name] for name in ("config", "config_hash", "wall_time_s", "diverged")}
-        parts.append(ds.swap_dims(step="epoch").drop_vars("step").assign_coords({dim: config[dim], **per_run}))
-    return xr.concat(parts, dim=dim, join="outer", combine_attrs="drop_conflicts", coords="different",
-                     compat="equals")
+    runs = _runs(source)
+    configs = [json.loads(ds.attrs["config"]) for ds in runs]
+    dims = list(dims) if dims is not None else _varying(configs)
+    unknown = [d for d in dims if d not in configs[0]]
+    if unknown or not dims:
+        raise ValueError(f"dims {unknown or dims} must be configuration fields that differ between runs; "
+                         f"choose from: {', '.join(configs[0])}")
+    keys = [tuple(c[d] for d in dims) for c in configs]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            j = keys.index(key)
+            differ = sorted(f for f in configs[i] if configs[i][f] != configs[j][f])
+            raise ValueError(f"two runs share {dict(zip(dims, key))}; add the fields they differ in to dims: "
+                             f"{', '.join(differ) or 'none (the same run twice)'}")
+    parts = [ds.swap_dims(step="epoch").drop_vars("step").assign_coords({name: ds.attrs[name] for name in PROVENANCE})
+             for ds in runs]
+    stacked = xr.concat(parts, dim="run", join="outer", combine_attrs="drop_conflicts", coords=list(PROVENANCE),
+                        compat="equals")
+    stacked = stacked.assign_coords({d: ("run", [k[i] for k in keys]) for i, d in enumerate(dims)})
+    if len(dims) == 1:
+        return stacked.swap_dims(run=dims[0]).sortby(dims[0])
+    grid = stacked.set_index(run=dims).unstack("run", fill_value={**_FILL, **{v: np.nan for v in stacked.data_vars}})
+    return grid.transpose(*dims, ...)
+
+
+def combine(datasets: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
+    """Stack runs along one ``dim``, a configuration field that differs between them: ``load_grid(datasets, [dim])``."""
+    return load_grid(datasets, [dim])
+
+
+def _runs(source: Sequence[Any] | str | Path) -> list[xr.Dataset]:
+    if isinstance(source, (str, Path)):
+        folder = Path(source).expanduser()
+        files = sorted(folder.glob("*.nc")) if folder.is_dir() else sorted(map(Path, glob.glob(str(folder))))
+        if not files:
+            raise ValueError(f"no run files (*.nc) found at {source}")
+        return [load(f) for f in files]
+    source = list(source)
+    if not source:
+        raise ValueError("no runs given")
+    if all(isinstance(s, xr.Dataset) for s in source):
+        return source
+    missing = [c for c in source if not run_path(c).exists()]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(source)} runs are not in the cache ({run_path(missing[0]).name} "
+                         "first); compute them with sgdlab.run_grid")
+    return [load(run_path(c)) for c in source]
+
+
+def _varying(configs: list[dict[str, Any]]) -> list[str]:
+    """The scalar configuration fields whose value is not the same in every run."""
+    return [f for f, v in configs[0].items()
+            if isinstance(v, (int, float, str, bool, type(None))) and any(c[f] != v for c in configs[1:])]
 
 
 def load(path: Path) -> xr.Dataset:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from concurrent.futures import Executor, as_completed
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from sgdlab import results, train
+from sgdlab import executors, paths, results, train
 from sgdlab.train import RunConfig
 
 
@@ -28,52 +28,61 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def run_pinned(config: RunConfig) -> xr.Dataset:
-    """:func:`sgdlab.run` on one thread, without a progress bar (what every grid worker calls)."""
+def run_pinned(config: RunConfig, cache_dir: Path) -> xr.Dataset:
+    """:func:`sgdlab.run` on one thread, cached in ``cache_dir``, without a progress bar (what grid workers call)."""
     with single_thread():
-        return train.run(config, progress=False)
-
-
-def local_executor(jobs: int | None = None) -> ProcessPoolExecutor:
-    """Local worker processes (``spawn``, safe with torch), one per core by default."""
-    return ProcessPoolExecutor(max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"))
+        return train.run(config, cache=cache_dir, progress=False)
 
 
 def run_grid(
-    configs: Sequence[RunConfig], executor: Executor | None = None, *, jobs: int | None = None, progress: bool = True
+    configs: Sequence[RunConfig],
+    executor: Executor | str | None = None,
+    *,
+    jobs: int | None = None,
+    progress: bool = True,
 ) -> list[xr.Dataset]:
     """Every configuration's Dataset, in order. Cached runs are loaded; the rest go to ``executor``.
 
-    Without an executor, missing runs go to :func:`local_executor` (``jobs`` processes), or run in
-    this process when only one is missing or ``jobs == 1``. A worker writes its run to the cache as
-    it finishes, so an interrupted grid resumes where it stopped.
+    ``executor`` is any ``concurrent.futures.Executor`` or a name from :mod:`sgdlab.executors`
+    (``"local"``, ``"dask://HOST:PORT"``, ``"submitit[:FOLDER]"``); by default ``$SGDLAB_EXECUTOR``,
+    else local worker processes (``jobs`` of them, default ``$SGDLAB_JOBS`` or one per core). Locally,
+    a single missing run or ``jobs == 1`` runs in this process. Each run is written to the cache as
+    soon as it finishes (by the worker, and here if the worker's disk is not this one), so an
+    interrupted grid resumes where it stopped.
     """
     configs = [dataclasses.replace(c, device=train.resolve_device(c.device)) for c in configs]
     for config in configs:
         train.validate(config)
+    jobs = jobs or executors.default_jobs()
+    name = None if isinstance(executor, Executor) else executor or executors.default_name()
+    if name is not None:
+        executors.check(name)
+    cache_dir = paths.runs_dir()
+    if cache_dir.is_dir():
+        results.remove_stale_temporaries(cache_dir)
     done: dict[str, xr.Dataset] = {}
     missing: dict[str, RunConfig] = {}
     for config in configs:
-        path = results.run_path(config)
-        key = path.stem
+        path = results.run_path(config, cache_dir)
         if path.exists():
-            done[key] = results.load(path)
+            done[path.stem] = results.load(path)
         else:
-            missing.setdefault(key, config)
+            missing.setdefault(path.stem, config)
     bar = tqdm(total=len(missing), desc="runs", unit="run", disable=not progress or not missing)
-    if executor is None and (len(missing) <= 1 or jobs == 1):
+    if name == "local" and (len(missing) <= 1 or jobs == 1):
         for key, config in missing.items():
-            done[key] = run_pinned(config)
+            done[key] = run_pinned(config, cache_dir)
             bar.update()
     elif missing:
-        pool = executor or local_executor(min(jobs or os.cpu_count() or 1, len(missing)))
-        try:
-            futures = {pool.submit(run_pinned, config): key for key, config in missing.items()}
+        opened = (nullcontext(executor) if name is None
+                  else executors.open_executor(name, min(jobs or os.cpu_count() or 1, len(missing))))
+        with opened as pool:
+            futures = {pool.submit(run_pinned, config, cache_dir): key for key, config in missing.items()}
             for future in as_completed(futures):
-                done[futures[future]] = future.result()
+                ds, path = future.result(), cache_dir / f"{futures[future]}.nc"
+                if not path.exists():
+                    results.save(ds, path)
+                done[futures[future]] = ds
                 bar.update()
-        finally:
-            if executor is None:
-                pool.shutdown(cancel_futures=True)
     bar.close()
     return [done[results.config_hash(c)] for c in configs]

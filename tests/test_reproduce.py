@@ -1,0 +1,128 @@
+"""``sgdlab reproduce`` and ``sgdlab sweep`` on small throwaway notebooks: index, exit status, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sgdlab import cli
+
+PASSING = '''
+import os
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from sgdlab import claims, plots, profiles
+
+out = profiles.output_path(output_dir, "01_line")
+print("executor", os.environ.get("SGDLAB_EXECUTOR"), "jobs", os.environ.get("SGDLAB_JOBS"))
+fig, ax = plt.subplots()
+ax.plot([0, 1], [0, slope])
+plots.save(fig, "line", out, "01_line", dict(profile=profile, slope=slope), caption="A line of the given slope.")
+claims.report([
+    claims.claim("L.positive", "the slope is positive", slope > 0, slope=slope),
+    claims.claim("L.steep", "the slope exceeds 10", slope > 10, slope=slope, points=[0.0, slope]),
+], out, known_failures={"L.steep": "the slopes tried here are small"})
+'''
+
+
+def notebook(folder: Path, name: str, parameters: str, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def notebooks_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("notebooks")
+    notebook(folder, "01_line", 'profile = "quick"\nslope = 1.5\noutput_dir = ""', PASSING)
+    notebook(folder, "02_broken", 'profile = "quick"\noutput_dir = ""', 'raise RuntimeError("the data is gone")')
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="module")
+def reproduced(notebooks_dir, tmp_path_factory):
+    """``sgdlab reproduce`` over both notebooks, run once for the tests that read what it wrote."""
+    out = tmp_path_factory.mktemp("report")
+    code = cli.main(["reproduce", "--notebooks", str(notebooks_dir), "--out", str(out), "--executor", "local",
+                     "--jobs", "1"])
+    return code, out
+
+
+def test_reproduce_exits_non_zero_when_a_notebook_fails_and_keeps_going(reproduced):
+    code, out = reproduced
+    assert code == 1
+    status = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/status.json")}
+    assert status["01_line"]["error"] is None
+    assert status["02_broken"]["error"].startswith("RuntimeError: the data is gone")
+    assert (out / "01_line" / "01_line.ipynb").exists() and (out / "02_broken" / "02_broken.ipynb").exists()
+    executed = nbformat.read(out / "01_line" / "01_line.ipynb", as_version=4)
+    assert "executor local jobs 1" in executed.cells[-1].outputs[0]["text"]  # the notebook's grids see the executor
+
+
+def test_index_shows_verdicts_measured_values_figures_and_errors(reproduced):
+    _, out = reproduced
+    md = (out / "index.md").read_text()
+    assert "| L.positive | PASS | the slope is positive | slope: 1.5 |" in md
+    assert "| L.steep | FAIL (known) — the slopes tried here are small | the slope exceeds 10 | " \
+           "slope: 1.5; points: [0, 1.5] |" in md
+    assert "![A line of the given slope.](01_line/line.png)" in md
+    assert "[PDF](01_line/line.pdf)" in md and "`sgdlab reproduce --only 01 --profile quick`" in md
+    assert "FAILED — RuntimeError: the data is gone" in md
+    assert "1/2 claims passed, 1 known failure, in" in md and "notebooks failed: 02_broken" in md
+    page = (out / "index.html").read_text()
+    assert "<img src='01_line/line.png' alt='A line of the given slope.'>" in page
+    assert "<a href='01_line/line.pdf'>PDF</a>" in page and "FAILED — RuntimeError: the data is gone" in page
+    assert "FAIL (known) — the slopes tried here are small" in page
+
+
+def test_only_one_notebook_passes_and_ends_with_the_summary(notebooks_dir, tmp_path, capfd):
+    code = cli.main(["reproduce", "--only", "01", "--notebooks", str(notebooks_dir), "--out", str(tmp_path)])
+    lines = capfd.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert lines[-1].startswith("1/2 claims passed, 1 known failure, in ") and lines[-1].endswith(" min")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_line", "index.html", "index.md"]
+
+
+def test_sweep_executes_one_notebook_per_grid_point(notebooks_dir, tmp_path, capfd):
+    code = cli.main(["sweep", "01_line", "-p", "slope", "0.5", "2", "-p", "profile", "quick",
+                     "--notebooks", str(notebooks_dir), "--out", str(tmp_path)])
+    assert code == 0, capfd.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slope=0.5,profile=quick", "slope=2,profile=quick"]
+    sidecar = json.loads((tmp_path / "slope=2,profile=quick" / "line.figure.json").read_text())
+    assert sidecar["parameters"] == {"profile": "quick", "slope": 2}
+    claims = json.loads((tmp_path / "slope=0.5,profile=quick" / "claims.json").read_text())
+    assert claims[0]["measured"] == {"slope": 0.5}
+    assert capfd.readouterr().out.strip().splitlines()[-1].startswith("2/4 claims passed, 2 known failures, in ")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["reproduce", "--only", "07"], "unknown notebook(s) 07; choose from: 01_line, 02_broken"),
+        (["reproduce", "--profile", "huge"], "profile 'huge' is unknown; choose one of: quick, paper"),
+        (["reproduce", "--executor", "dask://127.0.0.1:1"], "no Dask scheduler reachable at"),
+        (["reproduce", "--jobs", "0"], "jobs must be a positive integer, got 0"),
+        (["sweep", "01", "-p", "lr", "0.1"], "01_line has no parameter lr; its parameters: profile, slope, output_dir"),
+        (["sweep", "01", "-p", "profile", "quick", "huge"], "profile 'huge' is unknown"),
+        (["sweep", "01", "-p", "slope"], "-p takes a parameter name and at least one value"),
+    ],
+)
+def test_bad_input_is_one_error_line_before_anything_runs(args, message, notebooks_dir, tmp_path, capfd):
+    code = cli.main([*args, "--notebooks", str(notebooks_dir), "--out", str(tmp_path / "out")])
+    err = capfd.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("sgdlab: error: ") and message in err
+    assert not (tmp_path / "out").exists()

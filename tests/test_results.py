@@ -1,0 +1,103 @@
+"""Results on disk: grids of runs as one Dataset with provenance, and cleaning up after killed writers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdlab import results
+from sgdlab.sweep import run_grid
+from sgdlab.train import RunConfig
+
+TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
+                 model_options={"width": 8})
+# a 2 × 2 × 2 grid over lr, batch_size and seed with one point left out
+CONFIGS = [dataclasses.replace(TINY, lr=lr, batch_size=s, seed=seed)
+           for lr in (0.1, 0.2) for s in (32, 64) for seed in (0, 1)][:-1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SGDLAB_DATA", str(tmp_path_factory.mktemp("data")))
+        yield run_grid(CONFIGS, jobs=1, progress=False)
+
+
+def test_load_grid_spans_the_swept_fields_with_provenance(runs):
+    ds = results.load_grid(runs, dims=["lr", "batch_size", "seed"])
+    assert dict(ds.sizes) == {"lr": 2, "batch_size": 2, "seed": 2, "epoch": 2}
+    assert ds["train_loss"].dims == ("lr", "batch_size", "seed", "epoch")
+    point = ds.sel(lr=0.1, batch_size=64, seed=1)
+    run = runs[CONFIGS.index(dataclasses.replace(TINY, lr=0.1, batch_size=64, seed=1))]
+    np.testing.assert_array_equal(point["train_loss"], run["train_loss"])
+    assert point.config_hash.item() == run.attrs["config_hash"]
+    assert point.git_commit.item() == run.attrs["git_commit"]
+    assert point.wall_time_s.item() == run.attrs["wall_time_s"]
+    assert point.diverged.item() == 0
+    missing = ds.sel(lr=0.2, batch_size=64, seed=1)  # the point that was not run
+    assert missing.config_hash.item() == "" and missing.diverged.item() == -1
+    assert np.isnan(missing["train_loss"]).all()
+    assert set(ds.sel(lr=0.1).config_hash.values.ravel()) == {r.attrs["config_hash"] for r in runs[:4]}
+
+
+def test_load_grid_reads_configs_folders_and_globs_alike(runs, monkeypatch, tmp_path):
+    dims = ["lr", "batch_size", "seed"]
+    expected = results.load_grid(runs, dims)
+    inferred = results.load_grid(runs)  # the fields that differ: batch_size, lr, seed
+    assert set(inferred.dims) == set(expected.dims)
+    xr.testing.assert_identical(inferred.transpose(*expected.dims), expected.transpose(*expected.dims))
+    folder = tmp_path / "runs"
+    for run in runs:
+        results.save(run, folder / f"{run.attrs['config_hash']}.nc")
+    xr.testing.assert_identical(results.load_grid(folder, dims), expected)
+    xr.testing.assert_identical(results.load_grid(str(folder / "*.nc"), dims), expected)
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    xr.testing.assert_identical(results.load_grid(CONFIGS, dims), expected)
+    saved = results.load(results.save(expected, tmp_path / "grid.nc"))
+    xr.testing.assert_identical(saved, expected)
+
+
+def test_combine_is_the_one_dimensional_grid(runs):
+    ds = results.combine([runs[0], runs[4]], "lr")
+    assert ds.lr.values.tolist() == [0.1, 0.2]
+    assert ds.config_hash.values.tolist() == [runs[0].attrs["config_hash"], runs[4].attrs["config_hash"]]
+    xr.testing.assert_identical(ds, results.load_grid([runs[4], runs[0]], ["lr"]))
+
+
+@pytest.mark.parametrize(
+    "dims, message",
+    [
+        (["lr"], r"two runs share \{'lr': 0.1\}; add the fields they differ in to dims: seed"),
+        (["momentum_typo"], r"dims \['momentum_typo'\] must be configuration fields"),
+    ],
+)
+def test_load_grid_rejects_dims_that_do_not_tell_runs_apart(runs, dims, message):
+    with pytest.raises(ValueError, match=message):
+        results.load_grid(runs[:2], dims)
+
+
+def test_load_grid_names_runs_missing_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="7 of 7 runs are not in the cache"):
+        results.load_grid(CONFIGS)
+    with pytest.raises(ValueError, match="no run files"):
+        results.load_grid(tmp_path)
+
+
+def test_only_temporaries_of_dead_writers_on_this_host_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    stale = tmp_path / f".run.nc.{host}.{dead.stdout.strip()}.abc123.tmp"
+    live = tmp_path / f".run.nc.{host}.{os.getpid()}.def456.tmp"
+    elsewhere = tmp_path / f".run.nc.other-host.{dead.stdout.strip()}.ghi789.tmp"
+    for path in (stale, live, elsewhere):
+        path.write_bytes(b"partial")
+    assert results.remove_stale_temporaries(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, elsewhere.name])
