@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+import sgdlab
 from sgdlab import paths, schedules
 
 CACHE_VERSION = 1  # bump when a change to the code changes what a cached run would contain
-_PACKAGES = ("sgdlab", "torch", "numpy", "xarray", "mnist1d")
+_PACKAGES = ("torch", "numpy", "xarray", "mnist1d")
 
 
 def _encode(value: Any) -> Any:
@@ -72,7 +73,7 @@ def git_commit() -> str:
 
 def provenance() -> dict[str, str]:
     """Package versions, git commit and platform, as netCDF-safe string attributes."""
-    versions = {}
+    versions = {"version_sgdlab": sgdlab.__version__}  # also right when run from a source tree
     for name in _PACKAGES:
         try:
             versions[f"version_{name}"] = metadata.version(name)
