@@ -333,24 +333,29 @@ def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
             "ratio_to_gradient": ratios}
 
 
-def tracking_overhead(device: str, epochs: int, repeats: int) -> dict[str, Any]:
-    """Quick-profile training (MLP, MNIST-1D, η=0.2, S=128) with and without λ₁…λ₅ every epoch."""
+TRACKING_VARIANTS = {"quick profile": {}, "Hessian on 256 examples": {"hessian_size": 256}}
+
+
+def tracking_overhead(device: str, epochs: int, repeats: int) -> list[dict[str, Any]]:
+    """Quick-profile training (MLP, MNIST-1D, η=0.2, S=128, losses every epoch) with and without
+    λ₁…λ₅ every epoch, as configured and with the Hessian on fewer examples; interleaved repeats."""
     base = RunConfig(dataset="mnist1d", model="mlp", lr=0.2, batch_size=128, epochs=epochs, measure_every=1.0,
                      hessian_size=1000, top_k=K, seed=0, device=device)
-    configs = {"bare": dataclasses.replace(base, probes=("losses",)),
-               "tracked": dataclasses.replace(base, probes=("losses", "eigen"))}
+    configs = {"bare": dataclasses.replace(base, probes=("losses",))}
+    configs |= {name: dataclasses.replace(base, **changes) for name, changes in TRACKING_VARIANTS.items()}
     times: dict[str, list[float]] = {name: [] for name in configs}
-    products = []
+    products: dict[str, float] = {}
     for _ in range(repeats):
         for name, config in configs.items():
             ds = train(config, progress=False)
             times[name].append(float(ds.attrs["wall_time_s"]))
             if "hvp_count" in ds:
-                products = ds["hvp_count"].values.tolist()
-    bare, tracked = statistics.median(times["bare"]), statistics.median(times["tracked"])
-    return {"epochs": epochs, "bare_s": bare, "tracked_s": tracked, "overhead": tracked / bare - 1,
-            "products_per_measurement": float(np.mean(products)), "eigen_tol": base.eigen_tol,
-            "hessian_size": base.hessian_size, "times_s": times}
+                products[name] = float(ds["hvp_count"].mean())
+    bare = statistics.median(times["bare"])
+    return [{"variant": name, "epochs": epochs, "hessian_size": configs[name].hessian_size,
+             "eigen_tol": configs[name].eigen_tol, "bare_s": bare, "tracked_s": statistics.median(times[name]),
+             "overhead": statistics.median(times[name]) / bare - 1, "products_per_measurement": products[name],
+             "times_s": times[name], "bare_times_s": times["bare"]} for name in TRACKING_VARIANTS]
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -390,12 +395,13 @@ def format_tables(report: dict[str, Any]) -> str:
         r = row["ratio_to_gradient"]
         lines.append(f"| {row['case']} | {row['gradient_ms']:.1f} | {r['graph reuse']:.2f} | "
                      f"{r['double backward']:.2f} | {r['forward-over-reverse']:.2f} |")
-    t = report["tracking"]
-    lines += ["", f"## Tracking λ1…λ{K} every epoch, quick profile ({t['epochs']} epochs, median of "
-              f"{report['repeats']} runs)", "",
-              "| bare training (s) | with tracking (s) | overhead | HVPs per measurement |", "|---:|---:|---:|---:|",
-              f"| {t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
-              f"{t['products_per_measurement']:.1f} |"]
+    lines += ["", f"## Tracking λ1…λ{K} every epoch, quick profile (MLP on MNIST-1D, median of {report['repeats']} "
+              "runs)", "", "| variant | Hessian examples | eigen_tol | epochs | bare training (s) | with tracking (s) "
+              "| overhead | HVPs per measurement |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in report["tracking"]:
+        lines.append(f"| {t['variant']} | {t['hessian_size']} | {t['eigen_tol']:g} | {t['epochs']} | "
+                     f"{t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
+                     f"{t['products_per_measurement']:.1f} |")
     return "\n".join(lines)
 
 
@@ -410,8 +416,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
-    parser.add_argument("--cnn-images", type=int, help="SimpleCNN case size (default: 256 on CPU, 2560 on GPU)")
-    parser.add_argument("--bn-images", type=int, help="ResNet-32-BN case size (default: 64 on CPU, 2560 on GPU)")
+    parser.add_argument("--cnn-images", type=int, help="SimpleCNN case size (default: 32 on CPU, 2560 on GPU)")
+    parser.add_argument("--bn-images", type=int, help="ResNet-32-BN case size (default: 16 on CPU, 2560 on GPU)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the tracking-overhead runs")
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/<device>.json)")
     args = parser.parse_args()
@@ -421,7 +427,7 @@ def main() -> None:
     out = args.out or Path(__file__).parent / "results" / f"{device.type}.json"
 
     report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]), "machine": machine(device, args.threads), "repeats": args.repeats}
-    cases = make_cases(device, args.cnn_images or (2560 if gpu else 256), args.bn_images or (2560 if gpu else 64))
+    cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16))
     meter = Meter(device)
     report["cases"], report["top_eigen"], report["hvp_cost"] = [], [], []
     for case in cases:
