@@ -22,7 +22,7 @@ import xarray as xr
 import sgdlab
 from sgdlab import paths, schedules
 
-CACHE_VERSION = 1  # bump when a change to the code changes what a cached run would contain
+CACHE_VERSION = 2  # bump when a change to the code changes what a cached run would contain
 _PACKAGES = ("torch", "numpy", "xarray", "mnist1d")
 
 

@@ -1,0 +1,452 @@
+"""Curvature benchmark: sgdlab's Hessian engine beside PyHessian, hessian-eigenthings and curvlinops.
+
+Everything runs in this one process, on the same models, data, parameters and device:
+
+1. the top-5 Hessian eigenvalues at a relative error of at most 1e-4 against a float64 reference,
+   each method at its best setting (the cheapest one on its own ladder that reaches that error);
+   median wall time over interleaved repeats, Hessian-vector products, error, peak memory and the
+   ratio of each peer's time to sgdlab's;
+2. the cost of one Hessian-vector product relative to one gradient for each way of computing it;
+3. the overhead of tracking λ₁…λ₅ every epoch over bare training in the quick profile.
+
+    python benchmarks/curvature.py                  # CPU, every core
+    python benchmarks/curvature.py --device cuda    # the paper's sizes (2,560 images per case)
+
+Needs the ``bench`` extra (``pip install -e .[bench]``). Prints the tables and writes them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ctypes
+import importlib
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import sgdlab
+from sgdlab import curvature, models
+from sgdlab.train import RunConfig, train
+
+K = 5
+TARGET_ERROR = 1e-4
+SGD_LR = 0.05
+REFERENCE_TOL = 1e-10
+
+
+# --------------------------------------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """A model at parameters θ₁ (one SGD step after θ₀), its Hessian batch and θ₀'s top eigenvectors."""
+
+    name: str
+    description: str
+    model: nn.Module
+    x: Tensor
+    y: Tensor
+    warm: Tensor = field(init=False)
+    reference: np.ndarray = field(init=False)
+    reference_products: int = field(init=False)
+
+    @property
+    def batches(self) -> list[tuple[Tensor, Tensor]]:
+        return [(self.x, self.y)]
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def _sgd_steps(model: nn.Module, x: Tensor, y: Tensor, steps: int, seed: int) -> None:
+    """``steps`` plain SGD steps on mini-batches of 128 in training mode (BatchNorm statistics move)."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=SGD_LR)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randperm(len(y), generator=generator)[:128].to(x.device)
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[idx]), y[idx]).backward()
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    model.eval()
+
+
+def prepare(case: Case) -> Case:
+    """θ₀ = five SGD steps from initialisation, warm vectors there, then one step more to θ₁;
+    the reference eigenvalues at θ₁ by float64 Lanczos run to residuals of 1e-10 λ₁."""
+    _sgd_steps(case.model, case.x, case.y, 5, seed=1)
+    with curvature.hessian(case.model, case.batches) as H:
+        case.warm = curvature.top_eigen(H, k=K, tol=1e-6, seed=1).vectors
+    _sgd_steps(case.model, case.x, case.y, 1, seed=2)
+    model64 = copy.deepcopy(case.model).double()
+    with curvature.hessian(model64, [(case.x.double(), case.y)]) as H:
+        eig = curvature.top_eigen(H, k=K, tol=REFERENCE_TOL, max_iter=1000, check_every=1, seed=2)
+    if not eig.converged:
+        raise RuntimeError(f"{case.name}: the float64 reference did not converge")
+    case.reference, case.reference_products = eig.values.cpu().numpy(), eig.n_products
+    return case
+
+
+def make_cases(device: torch.device, cnn_images: int, bn_images: int) -> list[Case]:
+    mnist1d = sgdlab.load("mnist1d")
+    generator = torch.Generator().manual_seed(0)
+
+    def images(n: int) -> tuple[Tensor, Tensor]:
+        return torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator)
+
+    cnn_x, cnn_y = images(cnn_images)
+    bn_x, bn_y = images(bn_images)
+    cases = [
+        Case("mlp", "quick-profile MLP (100x2) on 1,000 MNIST-1D training examples",
+             models.build("mlp", mnist1d.input_shape, 10), mnist1d.x_train[:1000], mnist1d.y_train[:1000]),
+        Case("simplecnn", f"SimpleCNN on {cnn_images:,} random CIFAR-shaped images (N(0,1) pixels, uniform labels)",
+             models.build("simplecnn", (3, 32, 32), 10), cnn_x, cnn_y),
+        Case("resnet32-bn", f"ResNet-32 with BatchNorm (running statistics) on {bn_images:,} random CIFAR-shaped "
+             "images", models.build("resnet32", (3, 32, 32), 10, batch_norm=True), bn_x, bn_y),
+    ]
+    for case in cases:
+        case.model.to(device)
+        case.x, case.y = case.x.to(device), case.y.to(device)
+    return cases
+
+
+# ------------------------------------------------------------------------------------------- methods
+
+Result = tuple[np.ndarray, int]  # eigenvalues (any order), Hessian-vector products used
+
+
+def sgdlab_top(case: Case, tol: float, warm: bool) -> Result:
+    with curvature.hessian(case.model, case.batches) as H:
+        eig = curvature.top_eigen(H, k=K, tol=tol, warm_start=case.warm if warm else None, seed=3)
+    return eig.values.cpu().numpy(), eig.n_products
+
+
+def pyhessian_top(case: Case, tol: float) -> Result:
+    ph = importlib.import_module("pyhessian.hessian")  # the module, which the package shadows
+
+    count = [0]
+    product = ph.hessian_vector_product
+
+    def counted(*args: Any) -> Any:
+        count[0] += 1
+        return product(*args)
+
+    torch.manual_seed(3)  # PyHessian draws its start vectors from the global generator
+    ph.hessian_vector_product = counted
+    try:
+        h = ph.hessian(case.model, F.cross_entropy, data=(case.x, case.y), cuda=case.x.is_cuda)
+        values, _ = h.eigenvalues(maxIter=500, tol=tol, top_n=K)
+    finally:
+        ph.hessian_vector_product = product
+        case.model.zero_grad(set_to_none=True)  # it leaves the gradient (with its graph) in .grad
+    return np.asarray(values), count[0]
+
+
+def eigenthings_top(case: Case, max_iter: int) -> Result:
+    from hessian_eigenthings import HessianOperator, lanczos, supervised_loss
+
+    op = HessianOperator(case.model, case.batches, supervised_loss(F.cross_entropy))
+    result = lanczos(op, k=K, max_iter=max_iter, which="LA", reorthogonalize=True, seed=3)
+    return result.eigenvalues.cpu().numpy(), result.iterations
+
+
+def curvlinops_top(case: Case, setting: tuple[int, float]) -> Result:
+    from curvlinops import HessianLinearOperator
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    ncv, tol = setting
+    params = [p for p in case.model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(case.model, nn.CrossEntropyLoss(), params, case.batches,
+                              check_deterministic=False).to_scipy()
+    count = [0]
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        count[0] += 1
+        return H @ v
+
+    counted = LinearOperator(H.shape, matvec=matvec, dtype=H.dtype)
+    v0 = np.random.default_rng(3).standard_normal(H.shape[0])
+    values = eigsh(counted, k=K, which="LA", tol=tol, ncv=ncv, v0=v0, return_eigenvectors=False)
+    return values, count[0]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A top-k method with ladders of settings, each from cheap to dear; its best setting is the one
+    reaching the target error with the fewest products, a ladder stopping at its first success."""
+
+    name: str
+    product: str  # how it computes Hessian-vector products
+    run: Callable[[Case, Any], Result]
+    ladders: tuple[tuple[Any, ...], ...]
+    setting_name: str
+
+
+def _tols(*exponents: float) -> tuple[float, ...]:
+    return tuple(10.0**e for e in exponents)
+
+
+SGDLAB_TOLS = _tols(-1, -1.5, -2, -2.5, -3, -3.5, -4, -5, -6)
+METHODS = (
+    Method("sgdlab", "graph reuse", lambda c, t: sgdlab_top(c, t, warm=False), (SGDLAB_TOLS,), "tol"),
+    Method("sgdlab (warm)", "graph reuse", lambda c, t: sgdlab_top(c, t, warm=True), (SGDLAB_TOLS,), "tol"),
+    Method("PyHessian", "graph reuse", pyhessian_top, (_tols(-4, -5, -6, -7),), "tol"),
+    Method("hessian-eigenthings", "double backward", eigenthings_top,
+           ((10, 12, 14, 16, 18, 20, 22, 25, 28, 32, 36, 40, 45, 50, 60, 70, 80, 100, 125, 150, 200),), "max_iter"),
+    Method("curvlinops+eigsh", "forward-over-reverse", curvlinops_top,
+           tuple(tuple((ncv, tol) for tol in _tols(-1, -2, -3, -4, -5, -6)) for ncv in (12, 20)), "(ncv, tol)"),
+)
+
+
+def relative_error(values: np.ndarray, reference: np.ndarray) -> float:
+    ordered = np.sort(np.asarray(values, dtype=float))[::-1][: len(reference)]
+    return float(np.max(np.abs(ordered - reference) / np.abs(reference)))
+
+
+# ----------------------------------------------------------------------------------- measurement
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Meter:
+    """Wall time and peak memory above the starting point of one call (GPU memory on CUDA, RSS on CPU)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._trim = getattr(ctypes.CDLL(None), "malloc_trim", None) if device.type == "cpu" else None
+
+    def __call__(self, fn: Callable[[], Any]) -> tuple[Any, float, float]:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        else:
+            if self._trim is not None:
+                self._trim(0)
+            Path("/proc/self/clear_refs").write_text("5")  # resets the peak resident set size (VmHWM)
+            base = _proc_status("VmRSS")
+        start = time.perf_counter()
+        out = fn()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated() if self.device.type == "cuda" else _proc_status("VmHWM")
+        return out, seconds, (peak - base) / 2**20
+
+
+def _proc_status(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def top_eigen_table(case: Case, meter: Meter, repeats: int) -> list[dict[str, Any]]:
+    """Tune every method on its ladder, then time the chosen settings in interleaved rounds."""
+    rows = []
+    for method in METHODS:
+        row: dict[str, Any] = {"case": case.name, "method": method.name, "product": method.product,
+                               "setting_name": method.setting_name, "reached": False, "times_s": [], "peak_mib": []}
+        tried = []
+        for ladder in method.ladders:
+            for setting in ladder:
+                (values, products), seconds, peak = meter(lambda: method.run(case, setting))
+                error = relative_error(values, case.reference)
+                tried.append({"setting": setting, "error": error, "products": products, "seconds": seconds})
+                log(f"  {method.name} {method.setting_name}={_setting(setting)}: error {error:.1e}, "
+                    f"{products} products, {seconds:.2f} s")
+                if error <= TARGET_ERROR:
+                    if not row["reached"] or products < row["products"]:
+                        row |= {"reached": True, "setting": setting, "error": error, "products": products,
+                                "times_s": [seconds], "peak_mib": [peak]}
+                    break
+        row["ladder"] = tried
+        if not row["reached"]:
+            best = min(tried, key=lambda t: t["error"])
+            row |= {"setting": best["setting"], "error": best["error"], "products": best["products"]}
+        rows.append(row)
+    for _ in range(repeats - 1):
+        for method, row in zip(METHODS, rows):
+            if row["reached"]:
+                _, seconds, peak = meter(lambda: method.run(case, row["setting"]))
+                row["times_s"].append(seconds)
+                row["peak_mib"].append(peak)
+    ours = statistics.median(rows[0]["times_s"]) if rows[0]["reached"] else float("nan")
+    for row in rows:
+        row["time_s"] = statistics.median(row["times_s"]) if row["reached"] else float("nan")
+        row["peak_mib"] = max(row["peak_mib"]) if row["reached"] else float("nan")
+        row["ratio_to_sgdlab"] = row["time_s"] / ours
+    return rows
+
+
+def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
+    """Median over interleaved rounds of each product's time divided by one gradient's."""
+    model, x, y = case.model, case.x, case.y
+    params = [p for p in model.parameters() if p.requires_grad]
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(4)).to(x)
+    tangents = dict(zip(names, (t.view_as(p) for t, p in zip(v.split([p.numel() for p in params]), params))))
+    detached = {n: p.detach() for n, p in zip(names, params)}
+
+    def loss_of(weights: dict[str, Tensor]) -> Tensor:
+        return F.cross_entropy(torch.func.functional_call(model, weights, (x,)), y)
+
+    grad_of = torch.func.grad(loss_of)
+    with curvature.hessian(model, case.batches) as reuse, curvature.hessian(model, case.batches,
+                                                                             reuse_graph=False) as recompute:
+        ops = {
+            "gradient": lambda: torch.autograd.grad(F.cross_entropy(model(x), y), params),
+            "graph reuse": lambda: reuse.matvec(v),
+            "double backward": lambda: recompute.matvec(v),
+            "forward-over-reverse": lambda: torch.func.jvp(grad_of, (detached,), (tangents,)),
+        }
+        sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+        times: dict[str, list[float]] = {name: [] for name in ops}
+        for _ in range(rounds + 1):  # the first round warms up
+            for name, op in ops.items():
+                sync()
+                start = time.perf_counter()
+                op()
+                sync()
+                times[name].append(time.perf_counter() - start)
+    ratios = {name: statistics.median(t / g for t, g in zip(times[name][1:], times["gradient"][1:]))
+              for name in ops if name != "gradient"}
+    return {"case": case.name, "gradient_ms": 1e3 * statistics.median(times["gradient"][1:]),
+            "ratio_to_gradient": ratios}
+
+
+TRACKING_VARIANTS = {"quick profile": {}, "Hessian on 256 examples": {"hessian_size": 256}}
+
+
+def tracking_overhead(device: str, epochs: int, repeats: int) -> list[dict[str, Any]]:
+    """Quick-profile training (MLP, MNIST-1D, η=0.2, S=128, losses every epoch) with and without
+    λ₁…λ₅ every epoch, as configured and with the Hessian on fewer examples; interleaved repeats."""
+    base = RunConfig(dataset="mnist1d", model="mlp", lr=0.2, batch_size=128, epochs=epochs, measure_every=1.0,
+                     hessian_size=1000, top_k=K, seed=0, device=device)
+    configs = {"bare": dataclasses.replace(base, probes=("losses",))}
+    configs |= {name: dataclasses.replace(base, **changes) for name, changes in TRACKING_VARIANTS.items()}
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    products: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, config in configs.items():
+            ds = train(config, progress=False)
+            times[name].append(float(ds.attrs["wall_time_s"]))
+            if "hvp_count" in ds:
+                products[name] = float(ds["hvp_count"].mean())
+    bare = statistics.median(times["bare"])
+    return [{"variant": name, "epochs": epochs, "hessian_size": configs[name].hessian_size,
+             "eigen_tol": configs[name].eigen_tol, "bare_s": bare, "tracked_s": statistics.median(times[name]),
+             "overhead": statistics.median(times[name]) / bare - 1, "products_per_measurement": products[name],
+             "times_s": times[name], "bare_times_s": times["bare"]} for name in TRACKING_VARIANTS]
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def machine(device: torch.device, threads: int) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "load_average_1min": os.getloadavg()[0],
+            "python": platform.python_version(), "platform": platform.platform(),
+            "versions": {name: version(name) for name in ("torch", "scipy", "PyHessian", "hessian-eigenthings",
+                                                          "curvlinops-for-pytorch")}}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def format_tables(report: dict[str, Any]) -> str:
+    lines = [f"## Top-{K} eigenvalues, relative error <= {TARGET_ERROR:g} (median of {report['repeats']} runs)", "",
+             "| case | method | HVP | best setting | time (s) | HVPs | rel. error | peak mem (MiB) | time / sgdlab |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for row in report["top_eigen"]:
+        if row["reached"]:
+            lines.append(f"| {row['case']} | {row['method']} | {row['product']} | {row['setting_name']}="
+                         f"{_setting(row['setting'])} | {row['time_s']:.3f} | {row['products']} | "
+                         f"{row['error']:.1e} | {row['peak_mib']:.0f} | {row['ratio_to_sgdlab']:.2f} |")
+        else:
+            lines.append(f"| {row['case']} | {row['method']} | {row['product']} | not reached (best "
+                         f"{row['error']:.1e} at {row['setting_name']}={_setting(row['setting'])}) | – | "
+                         f"{row['products']} | – | – | – |")
+    lines += ["", "## One Hessian-vector product / one gradient (median of interleaved rounds)", "",
+              "| case | gradient (ms) | graph reuse | double backward | forward-over-reverse |",
+              "|---|---:|---:|---:|---:|"]
+    for row in report["hvp_cost"]:
+        r = row["ratio_to_gradient"]
+        lines.append(f"| {row['case']} | {row['gradient_ms']:.1f} | {r['graph reuse']:.2f} | "
+                     f"{r['double backward']:.2f} | {r['forward-over-reverse']:.2f} |")
+    lines += ["", f"## Tracking λ1…λ{K} every epoch, quick profile (MLP on MNIST-1D, median of {report['repeats']} "
+              "runs)", "", "| variant | Hessian examples | eigen_tol | epochs | bare training (s) | with tracking (s) "
+              "| overhead | HVPs per measurement |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in report["tracking"]:
+        lines.append(f"| {t['variant']} | {t['hessian_size']} | {t['eigen_tol']:g} | {t['epochs']} | "
+                     f"{t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
+                     f"{t['products_per_measurement']:.1f} |")
+    return "\n".join(lines)
+
+
+def _setting(setting: Any) -> str:
+    if isinstance(setting, tuple):
+        return "(" + ", ".join(_setting(s) for s in setting) + ")"
+    return f"{setting:.0e}" if isinstance(setting, float) else str(setting)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
+    parser.add_argument("--cnn-images", type=int, help="SimpleCNN case size (default: 32 on CPU, 2560 on GPU)")
+    parser.add_argument("--bn-images", type=int, help="ResNet-32-BN case size (default: 16 on CPU, 2560 on GPU)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the tracking-overhead runs")
+    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/<device>.json)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    torch.set_num_threads(args.threads)
+    out = args.out or Path(__file__).parent / "results" / f"{device.type}.json"
+
+    report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]), "machine": machine(device, args.threads), "repeats": args.repeats}
+    cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16))
+    meter = Meter(device)
+    report["cases"], report["top_eigen"], report["hvp_cost"] = [], [], []
+    for case in cases:
+        prepare(case)
+        print(f"{case.name}: {case.description}; {case.n_params:,} parameters; reference "
+              f"{np.array2string(case.reference, precision=5)} ({case.reference_products} float64 products)",
+              flush=True)
+        report["cases"].append({"name": case.name, "description": case.description, "parameters": case.n_params,
+                                "reference": case.reference.tolist(), "reference_products": case.reference_products})
+        report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
+        report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
+    report["tracking"] = tracking_overhead(args.device, args.epochs, args.repeats)
+    report["machine"]["load_average_1min_end"] = os.getloadavg()[0]
+    table = format_tables(report)
+    print(table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report | {"table": table}, indent=1, default=str))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
