@@ -185,14 +185,14 @@ class Eigen:
 
 
 class _Krylov:
-    """Lanczos vectors with full reorthogonalisation, grown in blocks of columns."""
+    """Lanczos vectors with full reorthogonalisation, stored as contiguous rows and grown in blocks."""
 
     def __init__(self, op: LinearOperator, v0: Tensor, max_iter: int, generator: torch.Generator):
         self.op = op
         self.max_iter = max_iter
         self.generator = generator
-        self.Q = torch.empty(op.dim, min(max_iter + 1, 64), dtype=op.dtype, device=op.device)
-        self.Q[:, 0] = v0 / v0.norm()
+        self.Q = torch.empty(min(max_iter + 1, 64), op.dim, dtype=op.dtype, device=op.device)
+        self.Q[0] = v0 / v0.norm()
         self.alphas: list[Tensor] = []
         self.betas: list[Tensor] = []
         self.restarts: set[int] = set()  # columns started afresh after a breakdown (their beta is 0)
@@ -202,34 +202,33 @@ class _Krylov:
         return len(self.alphas)
 
     def _orthogonalise(self, w: Tensor, j: int) -> Tensor:
-        basis = self.Q[:, :j]
+        basis = self.Q[:j]
         for _ in range(2):  # twice is enough (Kahan-Parlett)
-            w = w - basis @ (basis.T @ w)
+            w = w - basis.T @ (basis @ w)
         return w
 
     def step(self) -> None:
         """One Lanczos step; stays on the device (no host synchronisation)."""
         j = self.size
-        q = self.Q[:, j]
+        q = self.Q[j]
         w = self.op.matvec(q)
         self.alphas.append(q @ w)
         w = self._orthogonalise(w, j + 1)
         beta = w.norm()
         self.betas.append(beta)
-        if j + 1 >= self.Q.shape[1]:
-            grown = min(2 * self.Q.shape[1], self.max_iter + 1)
-            self.Q = torch.cat([self.Q, torch.empty_like(self.Q[:, : grown - self.Q.shape[1]])], dim=1)
-        self.Q[:, j + 1] = w / beta.clamp_min(torch.finfo(w.dtype).tiny)
+        if j + 1 >= self.Q.shape[0]:
+            grown = min(2 * self.Q.shape[0], self.max_iter + 1)
+            self.Q = torch.cat([self.Q, torch.empty_like(self.Q[: grown - self.Q.shape[0]])])
+        self.Q[j + 1] = w / beta.clamp_min(torch.finfo(w.dtype).tiny)
 
     def repair(self) -> bool:
-        """After a breakdown (a Lanczos vector that is zero, or a ``beta`` at rounding level: the basis
-        spans an invariant subspace), restart there from a random orthogonal vector and drop the steps
-        that followed; returns whether it did."""
-        norms = self.Q[:, 1 : self.size + 1].norm(dim=0)
+        """After a breakdown (a ``beta`` at rounding level, zero included: the basis spans an invariant
+        subspace), restart there from a random orthogonal vector and drop the steps that followed;
+        returns whether it did."""
         betas = torch.stack(self.betas).abs()
         scale = torch.cat([torch.stack(self.alphas).abs(), betas]).max()
         rounding = 100 * torch.finfo(betas.dtype).eps * scale
-        broken = [i + 1 for i in torch.nonzero((norms < 0.5) | (betas <= rounding)).flatten().tolist()]
+        broken = [i + 1 for i in torch.nonzero(betas <= rounding).flatten().tolist()]
         broken = [j for j in broken if j not in self.restarts]
         if not broken:
             return False
@@ -237,7 +236,7 @@ class _Krylov:
         self.restarts = {r for r in self.restarts if r < j} | {j}
         v = torch.randn(self.op.dim, generator=self.generator, dtype=self.op.dtype, device=self.op.device)
         v = self._orthogonalise(v, j)
-        self.Q[:, j] = v / v.norm()
+        self.Q[j] = v / v.norm()
         self.betas[j - 1] = torch.zeros_like(self.betas[j - 1])
         del self.alphas[j:], self.betas[j:]
         return True
@@ -310,7 +309,7 @@ def top_eigen(
         if converged or krylov.size == max_iter:
             break
     m = krylov.size
-    vectors = krylov.Q[:, :m] @ S[:, top]
+    vectors = krylov.Q[:m].T @ S[:, top]
     return Eigen(theta[top], vectors, residuals[top], m, converged)
 
 
