@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -43,13 +44,16 @@ class ClaimFailed(AssertionError):
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready numbers: numpy scalars and arrays become Python floats and lists."""
+    """JSON-ready numbers: numpy scalars and arrays become Python numbers and lists; NaN and ±inf, which
+    strict JSON cannot hold, become the strings ``"nan"``, ``"inf"`` and ``"-inf"``."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_plain(v) for v in value]
     if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 
@@ -86,7 +90,7 @@ def report(claims: Sequence[Claim], output_dir: str | Path, known_failures: dict
     claims = [replace(c, known_failure=known_failures.get(c.id, "")) for c in claims]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "claims.json").write_text(json.dumps([asdict(c) for c in claims], indent=2) + "\n")
+    (out / "claims.json").write_text(json.dumps([asdict(c) for c in claims], indent=2, allow_nan=False) + "\n")
     print(table(claims))
     unexpected = [f"{c.id} ({c.verdict})" for c in claims if not c.as_expected]
     if unexpected:

@@ -42,3 +42,10 @@ def test_table_is_deterministic_and_rank_correlation_has_a_sign():
     assert table(verdicts) == table([claim("x", "s", True, v=2.0)])
     assert rank_correlation([1, 2, 3], [3, 2, 1]) == -1.0
     assert rank_correlation([1, 2, 3], [1, 5, 9]) == 1.0
+
+
+def test_non_finite_measurements_are_written_as_strict_json(tmp_path):
+    report([claim("A.one", "holds", True, beta=float("inf"), rho=np.float64("nan"), xs=[-np.inf, 1.0])], tmp_path)
+    text = (tmp_path / "claims.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text)[0]["measured"] == {"beta": "inf", "rho": "nan", "xs": ["-inf", 1.0]}
