@@ -16,8 +16,9 @@ def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:
     for o in outcomes:
         status = "ok" if o.ok else f"FAILED{' - ' + o.execution.error if o.execution.error else ''}"
         verdicts = ", ".join(f"{c.id} {c.verdict}" for c in o.claims)
-        print(f"{o.name} ({Path(o.execution.output_dir).name}): {status} ({o.execution.wall_time_s:.0f} s)"
-              + (f"; {verdicts}" if verdicts else ""))
+        folder = Path(o.execution.output_dir).name  # a sweep's point, e.g. seed=1,lr=0.1
+        label = o.name if folder == o.name else f"{o.name} ({folder})"
+        print(f"{label}: {status} ({o.execution.wall_time_s:.0f} s)" + (f"; {verdicts}" if verdicts else ""))
     print(report.summary(outcomes, wall_time_s))
     return 0 if all(o.ok for o in outcomes) else 1
 
