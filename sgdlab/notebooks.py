@@ -45,8 +45,8 @@ def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
     if undeclared:
         raise ValueError(f"{notebook.stem} has no parameter {', '.join(undeclared)}; "
                          f"its parameters: {', '.join(declared) or 'none'}")
-    if "profile" in parameters and parameters["profile"] not in profiles.PROFILES:
-        raise ValueError(f"profile {parameters['profile']!r} is unknown; choose one of: {', '.join(profiles.PROFILES)}")
+    if "profile" in parameters:
+        profiles.check(parameters["profile"])
 
 
 @dataclass(frozen=True)

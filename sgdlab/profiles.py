@@ -11,10 +11,15 @@ from sgdlab import paths
 PROFILES = ("quick", "paper")
 
 
-def settings(profile: str, quick: dict[str, Any], paper: dict[str, Any], **overrides: Any) -> SimpleNamespace:
-    """The chosen profile's settings, with every override that is not ``None`` applied on top."""
+def check(profile: str) -> None:
+    """Raise ValueError unless ``profile`` is one of :data:`PROFILES`."""
     if profile not in PROFILES:
         raise ValueError(f"profile {profile!r} is unknown; choose one of: {', '.join(PROFILES)}")
+
+
+def settings(profile: str, quick: dict[str, Any], paper: dict[str, Any], **overrides: Any) -> SimpleNamespace:
+    """The chosen profile's settings, with every override that is not ``None`` applied on top."""
+    check(profile)
     chosen = dict(quick if profile == "quick" else paper)
     unknown = set(overrides) - set(chosen)
     if unknown:

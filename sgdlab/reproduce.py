@@ -55,12 +55,11 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
               progress: bool = True) -> list[report.Outcome]:
     """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
 
-    ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``. ``executor`` and ``jobs`` reach the notebooks'
-    grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. A notebook that raises is recorded and the
+    ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``.
+    ``executor`` and ``jobs`` reach the notebooks' grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. A notebook that raises is recorded and the
     next one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
     """
-    if profile not in profiles.PROFILES:
-        raise ValueError(f"profile {profile!r} is unknown; choose one of: {', '.join(profiles.PROFILES)}")
+    profiles.check(profile)
     chosen = notebooks.find(only, notebooks_dir)
     check(chosen, {"profile": profile}, executor, jobs)
     out = report_folder(profile, out)
