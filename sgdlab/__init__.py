@@ -4,9 +4,9 @@ from sgdlab.curvature import frobenius_norm, hessian, spectral_density, top_eige
 from sgdlab.data import load
 from sgdlab.models import build
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig, run
-
-__version__ = "0.1.0"
+from sgdlab.config import RunConfig
+from sgdlab.train import run
+from sgdlab.version import __version__
 __all__ = [
     "RunConfig",
     "build",

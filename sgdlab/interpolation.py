@@ -16,15 +16,17 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
-from sgdlab import models, probes, train
+from sgdlab import config as configuration
+from sgdlab import losses, models, probes, train
+from sgdlab.config import RunConfig
 
 ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 10)  # steps of 0.1, α = 0 and 1 included exactly
-_DATA_FIELDS = ("dataset", "train_size", "label_noise", "holdout", "seed", "model", "model_options")
+_DATA_FIELDS = ("dataset", "train_size", "label_noise", "holdout", "seed", "model", "model_options", "loss")
 
 
 def along_line(model: nn.Module, start: Tensor, end: Tensor, train_data: tuple[Tensor, Tensor],
                test_data: tuple[Tensor, Tensor], alphas: Sequence[float] = ALPHAS, *, bn_mode: str = "eval",
-               batch_size: int = 1024) -> xr.Dataset:
+               batch_size: int = 1024, loss_fn: losses.LossFn = losses.cross_entropy) -> xr.Dataset:
     """Train/test loss and accuracy at (1 − α)·start + α·end for each α; dims ``alpha``.
 
     ``model`` provides the architecture; its own state is restored on return.
@@ -34,8 +36,8 @@ def along_line(model: nn.Module, start: Tensor, end: Tensor, train_data: tuple[T
     try:
         for alpha in alphas:
             models.load_state_vector(model, (1 - alpha) * start + alpha * end)
-            rows.append([*probes.evaluate(model, *train_data, batch_size, bn_mode),
-                         *probes.evaluate(model, *test_data, batch_size, bn_mode)])
+            rows.append([*probes.evaluate(model, *train_data, batch_size, bn_mode, loss_fn),
+                         *probes.evaluate(model, *test_data, batch_size, bn_mode, loss_fn)])
     finally:
         models.load_state_vector(model, saved)
     values = np.asarray(rows, dtype=float)
@@ -44,21 +46,22 @@ def along_line(model: nn.Module, start: Tensor, end: Tensor, train_data: tuple[T
                       coords={"alpha": np.asarray(alphas, dtype=float)})
 
 
-def _config(run: xr.Dataset) -> train.RunConfig:
+def _config(run: xr.Dataset) -> RunConfig:
     if "final_state" not in run:
         raise ValueError("this run has no saved states: run it with save_parameters=True")
-    return train.config_from_json(run.attrs["config"])
+    return configuration.from_json(run.attrs["config"])
 
 
-def _along_runs(config: train.RunConfig, start: np.ndarray, end: np.ndarray, alphas: Sequence[float]) -> xr.Dataset:
-    config = dataclasses.replace(config, device=train.resolve_device(config.device))
+def _along_runs(config: RunConfig, start: np.ndarray, end: np.ndarray, alphas: Sequence[float]) -> xr.Dataset:
+    config = dataclasses.replace(config, device=configuration.resolve_device(config.device))
     prepared, model = train.prepare(config)
-    device, dtype = torch.device(config.device), train.DTYPES[config.dtype]
+    device, dtype = torch.device(config.device), configuration.DTYPES[config.dtype]
     return along_line(model, torch.as_tensor(start, device=device, dtype=dtype),
                       torch.as_tensor(end, device=device, dtype=dtype),
                       (prepared.x_train.to(device, dtype), prepared.y_train.to(device)),
                       (prepared.x_test.to(device, dtype), prepared.y_test.to(device)),
-                      alphas, bn_mode=config.bn_mode, batch_size=config.eval_batch_size)
+                      alphas, bn_mode=config.bn_mode, batch_size=config.eval_batch_size,
+                      loss_fn=losses.get(config.loss))
 
 
 def between(first: xr.Dataset, second: xr.Dataset, alphas: Sequence[float] = ALPHAS) -> xr.Dataset:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import glob
-import hashlib
 import json
 import os
 import platform
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,38 +17,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-import sgdlab
-from sgdlab import paths, schedules
+from sgdlab import paths
+from sgdlab.config import RunConfig, config_hash
+from sgdlab.version import __version__
 
-CACHE_VERSION = 2  # bump when a change to the code changes what a cached run would contain
 _PACKAGES = ("torch", "numpy", "xarray", "mnist1d")
 
 
-def _encode(value: Any) -> Any:
-    """JSON for what ``json`` cannot write itself: schedules as ``{"kind": ..., ...}``, the rest as ``str``."""
-    if isinstance(value, tuple(schedules.KINDS.values())):
-        return schedules.to_dict(value)
-    return str(value)
-
-
-def _fields(config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-
-
-def config_json(config: Any) -> str:
-    """The configuration as canonical JSON (sorted keys), every field included."""
-    return json.dumps(_fields(config), sort_keys=True, default=_encode)
-
-
-def config_hash(config: Any) -> str:
-    """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes)."""
-    defaults = _fields(type(config)())
-    changed = {name: value for name, value in _fields(config).items() if value != defaults[name]}
-    text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=_encode)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def run_path(config: Any, root: Path | None = None) -> Path:
+def run_path(config: RunConfig, root: Path | None = None) -> Path:
     """Where the run of ``config`` is cached: ``<runs_dir>/<hash>.nc``."""
     return (root or paths.runs_dir()) / f"{config_hash(config)}.nc"
 
@@ -73,7 +47,7 @@ def git_commit() -> str:
 
 def provenance() -> dict[str, str]:
     """Package versions, git commit and platform, as netCDF-safe string attributes."""
-    versions = {"version_sgdlab": sgdlab.__version__}  # also right when run from a source tree
+    versions = {"version_sgdlab": __version__}  # also right when run from a source tree
     for name in _PACKAGES:
         try:
             versions[f"version_{name}"] = metadata.version(name)
@@ -130,45 +104,74 @@ PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")
 _FILL = {"config": "", "config_hash": "", "git_commit": "", "diverged": -1}
 
 
-def load_grid(source: Sequence[xr.Dataset] | Sequence[Any] | str | Path,
+def flat_config(run: xr.Dataset) -> dict[str, Any]:
+    """A run's configuration with nested fields flattened: ``{"optimizer.gamma": 0.1, "lr": 0.2, ...}``."""
+
+    def flatten(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out = {}
+        for key, value in fields.items():
+            if isinstance(value, dict) and key != "model_options" and key != "every":
+                out |= flatten(value, f"{prefix}{key}.")
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    return flatten(json.loads(run.attrs["config"]))
+
+
+def load_grid(source: Sequence[xr.Dataset] | Sequence[RunConfig] | Mapping[Any, xr.Dataset] | str | Path,
               dims: Sequence[str] | None = None) -> xr.Dataset:
     """Runs side by side in one Dataset, one dim per swept configuration field (``lr``, ``batch_size``, ``seed``...).
 
-    ``source``: run Datasets, run configurations (read from the cache), a folder of run files, or a
-    glob pattern. ``dims`` defaults to the scalar fields that differ between the runs. Runs are
-    aligned on ``epoch`` (an outer join: NaN where a run was not measured); combinations of the dims
-    that were not run hold NaN. Each run's provenance (:data:`PROVENANCE`: configuration, hash, git
-    commit, wall time, divergence flag) becomes a coordinate over the dims, so ``ds.sel(lr=0.1)``
-    keeps it.
+    ``source``: run Datasets (a sequence, or the values of a mapping such as :func:`sgdlab.run_grid`
+    returns for a mapping), run configurations (read from the cache), a folder of run files, or a glob
+    pattern. ``dims`` defaults to the scalar fields that differ between the runs; a nested field is
+    named by its path (``"optimizer.gamma"``) and its dim by the path's last part (``gamma``). Runs are
+    aligned on ``epoch`` (an outer join: NaN where a run was not measured); per-step traces on
+    ``iteration``; combinations of the dims that were not run hold NaN. Each run's provenance
+    (:data:`PROVENANCE`: configuration, hash, git commit, wall time, divergence flag) becomes a
+    coordinate over the dims, so ``ds.sel(lr=0.1)`` keeps it.
     """
-    runs = _runs(source)
-    configs = [json.loads(ds.attrs["config"]) for ds in runs]
-    dims = list(dims) if dims is not None else _varying(configs)
-    unknown = [d for d in dims if d not in configs[0]]
-    if unknown or not dims:
-        raise ValueError(f"dims {unknown or dims} must be configuration fields that differ between runs; "
+    runs = _runs(list(source.values()) if isinstance(source, Mapping) else source)
+    configs = [flat_config(ds) for ds in runs]
+    paths_ = list(dims) if dims is not None else _varying(configs)
+    unknown = [d for d in paths_ if d not in configs[0]]
+    if unknown or not paths_:
+        raise ValueError(f"dims {unknown or paths_} must be configuration fields that differ between runs; "
                          f"choose from: {', '.join(configs[0])}")
-    keys = [tuple(c[d] for d in dims) for c in configs]
+    names = [p.rsplit(".", 1)[-1] for p in paths_]
+    keys = [tuple(c[d] for d in paths_) for c in configs]
     for i, key in enumerate(keys):
         if key in keys[:i]:
             j = keys.index(key)
             differ = sorted(f for f in configs[i] if configs[i][f] != configs[j][f])
-            raise ValueError(f"two runs share {dict(zip(dims, key))}; add the fields they differ in to dims: "
+            raise ValueError(f"two runs share {dict(zip(paths_, key))}; add the fields they differ in to dims: "
                              f"{', '.join(differ) or 'none (the same run twice)'}")
-    parts = [ds.swap_dims(step="epoch").drop_vars("step").assign_coords({name: ds.attrs[name] for name in PROVENANCE})
-             for ds in runs]
-    stacked = xr.concat(parts, dim="run", join="outer", combine_attrs="drop_conflicts", coords=list(PROVENANCE),
-                        compat="equals")
-    stacked = stacked.assign_coords({d: ("run", [k[i] for k in keys]) for i, d in enumerate(dims)})
-    if len(dims) == 1:
-        return stacked.swap_dims(run=dims[0]).sortby(dims[0])
-    grid = stacked.set_index(run=dims).unstack("run", fill_value={**_FILL, **{v: np.nan for v in stacked.data_vars}})
-    return grid.transpose(*dims, ...)
+    stacked = _aligned(runs, "run")
+    stacked = stacked.assign_coords({d: ("run", [k[i] for k in keys]) for i, d in enumerate(names)})
+    if len(names) == 1:
+        return stacked.swap_dims(run=names[0]).sortby(names[0])
+    grid = stacked.set_index(run=names).unstack("run", fill_value={**_FILL, **{v: np.nan for v in stacked.data_vars}})
+    return grid.transpose(*names, ...)
 
 
 def combine(datasets: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
     """Stack runs along one ``dim``, a configuration field that differs between them: ``load_grid(datasets, [dim])``."""
     return load_grid(datasets, [dim])
+
+
+def stack(runs: Mapping[str, xr.Dataset], dim: str) -> xr.Dataset:
+    """Runs under names (e.g. ``{"cyclic η": ..., "cyclic S": ...}``) stacked along a new ``dim`` labelled
+    by the names, aligned on ``epoch``; each run's provenance becomes a coordinate along ``dim``."""
+    return _aligned(list(runs.values()), dim).assign_coords({dim: list(runs)})
+
+
+def _aligned(runs: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
+    """Runs concatenated along ``dim``, aligned on ``epoch`` (outer join), provenance as coordinates."""
+    parts = [ds.swap_dims(step="epoch").drop_vars("step").assign_coords({n: ds.attrs[n] for n in PROVENANCE})
+             for ds in runs]
+    return xr.concat(parts, dim=dim, join="outer", combine_attrs="drop_conflicts", coords=list(PROVENANCE),
+                     compat="equals")
 
 
 def _runs(source: Sequence[Any] | str | Path) -> list[xr.Dataset]:
@@ -193,7 +196,7 @@ def _runs(source: Sequence[Any] | str | Path) -> list[xr.Dataset]:
 def _varying(configs: list[dict[str, Any]]) -> list[str]:
     """The scalar configuration fields whose value is not the same in every run."""
     return [f for f, v in configs[0].items()
-            if isinstance(v, (int, float, str, bool, type(None))) and any(c[f] != v for c in configs[1:])]
+            if isinstance(v, (int, float, str, bool, type(None))) and any(c.get(f) != v for c in configs[1:])]
 
 
 def load(path: Path) -> xr.Dataset:

@@ -8,17 +8,21 @@ run's configuration JSON as ``{"kind": ..., <fields>}`` and read back with :func
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Union
+
+from sgdlab import checks
+from sgdlab.kinds import Kinds
+
+SCHEDULES = Kinds("schedule")
 
 
 def _check_positive(name: str, *values: float) -> None:
     for value in values:
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+        checks.number(name, value, positive=True)
 
 
+@SCHEDULES.register("constant")
 @dataclass(frozen=True)
 class Constant:
     """The same value throughout."""
@@ -35,6 +39,7 @@ class Constant:
         return self.value, self.value
 
 
+@SCHEDULES.register("step")
 @dataclass(frozen=True)
 class Step:
     """``values[i]`` from epoch ``boundaries[i - 1]`` (0 for the first) until ``boundaries[i]``.
@@ -63,6 +68,7 @@ class Step:
         return min(self.values), max(self.values)
 
 
+@SCHEDULES.register("triangular")
 @dataclass(frozen=True)
 class Triangular:
     """A cycle from ``start`` to ``turn`` in ``step_size`` epochs and back in as many, repeated.
@@ -80,6 +86,7 @@ class Triangular:
     def __post_init__(self) -> None:
         _check_positive("Triangular.step_size (half a cycle, in epochs)", self.step_size)
         _check_positive("Triangular.start and turn", self.start, self.turn)
+        checks.boolean("Triangular.reciprocal", self.reciprocal)
 
     def at(self, epoch: float) -> float:
         phase = (epoch / self.step_size) % 2.0
@@ -93,22 +100,17 @@ class Triangular:
 
 
 Schedule = Union[Constant, Step, Triangular]
-KINDS: dict[str, type] = {"constant": Constant, "step": Step, "triangular": Triangular}
+KINDS: dict[str, type] = SCHEDULES.classes
 
 
 def to_dict(schedule: Schedule) -> dict[str, Any]:
     """``{"kind": "triangular", "start": ..., ...}``: JSON-ready, read back by :func:`from_dict`."""
-    kind = next(name for name, cls in KINDS.items() if isinstance(schedule, cls))
-    return {"kind": kind, **dataclasses.asdict(schedule)}
+    return SCHEDULES.to_dict(schedule)
 
 
 def from_dict(spec: dict[str, Any]) -> Schedule:
     """The schedule that :func:`to_dict` described."""
-    fields = dict(spec)
-    kind = fields.pop("kind", None)
-    if kind not in KINDS:
-        raise ValueError(f"schedule kind {kind!r} is unknown; choose one of: {', '.join(KINDS)}")
-    return KINDS[kind](**fields)
+    return SCHEDULES.from_dict(spec)
 
 
 def batch_size_at(schedule: Schedule, epoch: float) -> int:

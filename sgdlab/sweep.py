@@ -4,44 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
+from sgdlab import config as configuration
 from sgdlab import executors, paths, results, train
-from sgdlab.train import RunConfig
+from sgdlab.config import RunConfig
 
 
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread, so grid results do not depend on how runs were scheduled."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def run_quietly(config: RunConfig, cache_dir: Path) -> xr.Dataset:
+    """:func:`sgdlab.run` cached in ``cache_dir``, without a progress bar (what grid workers call).
 
-
-def run_pinned(config: RunConfig, cache_dir: Path) -> xr.Dataset:
-    """:func:`sgdlab.run` on one thread, cached in ``cache_dir``, without a progress bar (what grid workers call)."""
-    with single_thread():
-        return train.run(config, cache=cache_dir, progress=False)
+    Each run sets torch's thread count to its ``threads`` field (one by default), so a run's numbers
+    do not depend on where or beside what it ran."""
+    return train.run(config, cache=cache_dir, progress=False)
 
 
 def run_grid(
-    configs: Sequence[RunConfig],
+    configs: Sequence[RunConfig] | Mapping[Any, RunConfig],
     executor: Executor | str | None = None,
     *,
     jobs: int | None = None,
     progress: bool = True,
-) -> list[xr.Dataset]:
-    """Every configuration's Dataset, in order. Cached runs are loaded; the rest go to ``executor``.
+) -> list[xr.Dataset] | dict[Any, xr.Dataset]:
+    """Every configuration's Dataset, in order (a list), or under the same keys for a mapping of
+    configurations (a dict: ``run_grid({"cyclic η": a, "cyclic S": b})["cyclic S"]``). Cached runs are
+    loaded; the rest go to ``executor``.
 
     ``executor`` is any ``concurrent.futures.Executor`` or a name from :mod:`sgdlab.executors`
     (``"local"``, ``"dask://HOST:PORT"``, ``"submitit[:FOLDER]"``); by default ``$SGDLAB_EXECUTOR``,
@@ -50,9 +44,11 @@ def run_grid(
     soon as it finishes (by the worker, and here if the worker's disk is not this one), so an
     interrupted grid resumes where it stopped.
     """
-    configs = [dataclasses.replace(c, device=train.resolve_device(c.device)) for c in configs]
+    if isinstance(configs, Mapping):
+        return dict(zip(configs, run_grid(list(configs.values()), executor, jobs=jobs, progress=progress)))
+    configs = [dataclasses.replace(c, device=configuration.resolve_device(c.device)) for c in configs]
     for config in configs:
-        train.validate(config)
+        configuration.validate(config)
     jobs = jobs or executors.default_jobs()
     name = None if isinstance(executor, Executor) else executor or executors.default_name()
     if name is not None:
@@ -71,13 +67,13 @@ def run_grid(
     bar = tqdm(total=len(missing), desc="runs", unit="run", disable=not progress or not missing)
     if name == "local" and (len(missing) <= 1 or jobs == 1):
         for key, config in missing.items():
-            done[key] = run_pinned(config, cache_dir)
+            done[key] = run_quietly(config, cache_dir)
             bar.update()
     elif missing:
         opened = (nullcontext(executor) if name is None
                   else executors.open_executor(name, min(jobs or os.cpu_count() or 1, len(missing))))
         with opened as pool:
-            futures = {pool.submit(run_pinned, config, cache_dir): key for key, config in missing.items()}
+            futures = {pool.submit(run_quietly, config, cache_dir): key for key, config in missing.items()}
             for future in as_completed(futures):
                 ds, path = future.result(), cache_dir / f"{futures[future]}.nc"
                 if not path.exists():
@@ -85,4 +81,4 @@ def run_grid(
                 done[futures[future]] = ds
                 bar.update()
     bar.close()
-    return [done[results.config_hash(c)] for c in configs]
+    return [done[configuration.config_hash(c)] for c in configs]

@@ -1,203 +1,44 @@
-"""One run: train a model with SGD under one configuration, measuring it at scheduled steps."""
+"""One run: train a model under one configuration, with traces at every step and probes at scheduled steps.
+
+The loop has four stages: :func:`setup` (data, model, optimizer, schedules, traces), :func:`take_step`
+(one optimizer step, handed to the traces), :func:`measure` (the probes due at a step) and
+:func:`assemble` (the ``xarray.Dataset``). :func:`run` adds the cache.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xarray as xr
 from tqdm.auto import tqdm
 
-from sgdlab import curvature, data, models, optim, probes, results, schedules
-from sgdlab.schedules import Schedule
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; two equal configurations give identical numbers on one machine.
-
-    Times are in epochs of ``epoch_size`` examples (the whole training set by default; the paper
-    shortens epochs to zoom into early training). Measurements are taken every ``measure_every``
-    epochs, and every ``zoom_every`` epochs before ``zoom_until``. ``optimizer="nudged"`` trains with
-    :class:`~sgdlab.optim.NudgedSGD`: learning rate ``nudge * lr`` along the top ``nudge_k`` Hessian
-    eigenvectors, refreshed every ``nudge_refresh`` steps. Direction probes (step decomposition,
-    cross-sections, alignment) use ``probe_batches`` mini-batch gradients.
-
-    ``lr_schedule`` and ``batch_schedule`` (:mod:`sgdlab.schedules`), when set, replace the constant
-    ``lr`` and ``batch_size``: each step uses their values at the epoch reached so far. A step at
-    batch size S advances time by 1/⌈epoch_size/S⌉ epochs, so time counts examples seen.
-    ``save_parameters`` stores the model's flat state (parameters, then floating-point buffers) at
-    initialisation and at the end, for :mod:`sgdlab.interpolation`.
-    """
-
-    dataset: str = "mnist1d"
-    train_size: int | None = None
-    label_noise: float = 0.0
-    holdout: str = "test"
-    augment: bool = False
-    model: str = "mlp"
-    model_options: dict[str, Any] = field(default_factory=dict)
-    lr: float = 0.05
-    batch_size: int = 128
-    lr_schedule: Schedule | None = None
-    batch_schedule: Schedule | None = None
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    optimizer: str = "sgd"
-    nudge: float = 1.0
-    nudge_k: int = 5
-    nudge_refresh: int = 10
-    epochs: float = 10.0
-    epoch_size: int | None = None
-    measure_every: float = 1.0
-    zoom_until: float = 0.0
-    zoom_every: float = 0.1
-    probes: tuple[str, ...] = ("losses", "eigen")
-    save_parameters: bool = False
-    top_k: int = 5
-    probe_batches: int = 8
-    eigen_tol: float = 1e-3
-    hessian_size: int = 1024
-    hessian_batch: int = 1024
-    hutchinson_samples: int = 20
-    bn_mode: str = "eval"
-    eval_size: int | None = None
-    eval_batch_size: int = 1024
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
+from sgdlab import config as configuration
+from sgdlab import curvature, data, losses, models, optim, probes, results, seeds, traces
+from sgdlab.clock import Clock
+from sgdlab.config import DTYPES, RunConfig
+from sgdlab.probes import Measurement, ProbeContext
+from sgdlab.variables import annotate
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
+class BatchStream:
+    """Mini-batch indices drawn without replacement from successive seeded permutations."""
 
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n = n
+        self.generator = generator
+        self.order = torch.empty(0, dtype=torch.long)
 
-def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
-    """Raise ``ValueError`` naming the first bad field; sizes are checked once the data is known."""
-    if config.dataset not in data.DATASETS:
-        raise ValueError(f"dataset {config.dataset!r} is unknown; choose one of: {', '.join(data.DATASETS)}")
-    if config.model not in models.MODELS:
-        raise ValueError(f"model {config.model!r} is unknown; choose one of: {', '.join(models.MODELS)}")
-    unknown = [p for p in config.probes if p not in probes.PROBES]
-    if unknown:
-        raise ValueError(f"probes {unknown} are unknown; choose from: {', '.join(probes.PROBES)}")
-    needs_eigen = [p for p in config.probes if p in probes.DIRECTION_PROBES]
-    if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > config.probes.index(needs_eigen[0])):
-        raise ValueError(f"probes {needs_eigen} use the top eigenvectors: list 'eigen' before them in probes")
-    if config.dtype not in DTYPES:
-        raise ValueError(f"dtype {config.dtype!r} is unknown; choose one of: {', '.join(DTYPES)}")
-    if config.optimizer not in optim.OPTIMIZERS:
-        raise ValueError(f"optimizer {config.optimizer!r} is unknown; choose one of: {', '.join(optim.OPTIMIZERS)}")
-    if config.bn_mode not in curvature.BN_MODES:
-        raise ValueError(f"bn_mode {config.bn_mode!r} is unknown; choose one of: {', '.join(curvature.BN_MODES)}")
-    for name in ("lr", "batch_size", "epochs", "measure_every", "zoom_every", "hessian_size", "hessian_batch",
-                 "eigen_tol", "eval_batch_size", "probe_batches"):
-        _positive(name, getattr(config, name))
-    if config.nudge_refresh < 1:
-        raise ValueError(f"nudge_refresh must be a positive number of steps, got {config.nudge_refresh!r}")
-    for name in ("lr_schedule", "batch_schedule"):
-        value = getattr(config, name)
-        if value is not None and not isinstance(value, tuple(schedules.KINDS.values())):
-            raise ValueError(f"{name} must be None or a schedule ({', '.join(c.__name__ for c in schedules.KINDS.values())}), "
-                             f"got {value!r}")
-    if "memorisation" in config.probes and not config.label_noise > 0:
-        raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")
-    for name in ("momentum", "weight_decay", "zoom_until", "nudge"):
-        if getattr(config, name) < 0:
-            raise ValueError(f"{name} must be non-negative, got {getattr(config, name)!r}")
-    if n_train is not None:
-        for name in ("batch_size", "hessian_size", "epoch_size", "eval_size"):
-            value = getattr(config, name)
-            if value is not None and not 1 <= value <= n_train:
-                raise ValueError(f"{name} must be between 1 and the training set size ({n_train}), got {value}")
-        if config.batch_schedule is not None and not config.batch_schedule.bounds()[1] <= n_train:
-            raise ValueError(f"batch_schedule reaches a batch size of {config.batch_schedule.bounds()[1]:g}, "
-                             f"more than the training set size ({n_train})")
-    if n_params is not None and "eigen" in config.probes and not 1 <= config.top_k <= n_params:
-        raise ValueError(f"top_k must be between 1 and the number of parameters ({n_params}), got {config.top_k}")
-    if config.optimizer == "nudged" and (config.nudge_k < 1 or n_params is not None and config.nudge_k > n_params):
-        raise ValueError(f"nudge_k must be between 1 and the number of parameters ({n_params}), got {config.nudge_k}")
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other names pass through."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def measurement_steps(config: RunConfig, steps_per_epoch: int, total_steps: int) -> list[int]:
-    """Steps (0 = initialisation, ``total_steps`` = the end) at which the probes run."""
-    every = max(1, round(config.measure_every * steps_per_epoch))
-    zoom = max(1, round(config.zoom_every * steps_per_epoch))
-    zoom_end = min(total_steps, round(config.zoom_until * steps_per_epoch))
-    steps = set(range(0, total_steps + 1, every)) | set(range(0, zoom_end + 1, zoom)) | {total_steps}
-    return sorted(steps)
-
-
-@dataclass(frozen=True)
-class Clock:
-    """A run's steps: the batch size of each step, and the time in epochs after each number of steps.
-
-    ``steps_per_epoch`` is set when the batch size is constant (an epoch is then a whole number of steps).
-    """
-
-    batch_sizes: np.ndarray  # (total_steps,) int
-    epochs: np.ndarray  # (total_steps + 1,) float, epochs[k] = time after k steps
-    steps_per_epoch: int | None
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.batch_sizes)
-
-
-def clock(config: RunConfig, n_train: int) -> Clock:
-    """Lay out every step of a run; with a batch schedule the run ends at the step nearest ``epochs``."""
-    epoch_size = config.epoch_size or n_train
-    if config.batch_schedule is None:
-        steps_per_epoch = math.ceil(epoch_size / config.batch_size)
-        total_steps = max(1, round(config.epochs * steps_per_epoch))
-        return Clock(np.full(total_steps, config.batch_size), np.arange(total_steps + 1) / steps_per_epoch,
-                     steps_per_epoch)
-    sizes, times = [], [0.0]
-    while True:
-        size = schedules.batch_size_at(config.batch_schedule, times[-1])
-        advance = 1 / math.ceil(epoch_size / size)
-        if sizes and times[-1] + advance / 2 > config.epochs:
-            break
-        sizes.append(size)
-        times.append(times[-1] + advance)
-    return Clock(np.asarray(sizes), np.asarray(times), None)
-
-
-def clock_measurement_steps(config: RunConfig, run_clock: Clock) -> list[int]:
-    """:func:`measurement_steps` for any clock: the steps nearest the measurement epochs."""
-    if run_clock.steps_per_epoch is not None:
-        return measurement_steps(config, run_clock.steps_per_epoch, run_clock.total_steps)
-    end = float(run_clock.epochs[-1])
-    targets = np.concatenate([np.arange(0, end, config.measure_every),
-                              np.arange(0, min(config.zoom_until, end) + 1e-12, config.zoom_every), [end]])
-    return sorted({int(np.abs(run_clock.epochs - t).argmin()) for t in targets})
-
-
-def config_from_json(text: str) -> RunConfig:
-    """The configuration that :func:`sgdlab.results.config_json` wrote (e.g. a run's ``attrs["config"]``)."""
-    fields = json.loads(text)
-    for name in ("lr_schedule", "batch_schedule"):
-        if fields.get(name) is not None:
-            fields[name] = schedules.from_dict(fields[name])
-    return RunConfig(**fields | {"probes": tuple(fields["probes"])})
+    def next(self, size: int) -> torch.Tensor:
+        while len(self.order) < size:
+            self.order = torch.cat([self.order, torch.randperm(self.n, generator=self.generator)])
+        batch, self.order = self.order[:size], self.order[size:]
+        return batch
 
 
 def prepare(config: RunConfig) -> tuple[data.Data, torch.nn.Module]:
@@ -209,128 +50,293 @@ def prepare(config: RunConfig) -> tuple[data.Data, torch.nn.Module]:
     return ds_data, model.to(device=torch.device(config.device), dtype=DTYPES[config.dtype])
 
 
-class BatchStream:
-    """Mini-batch indices drawn without replacement from successive seeded permutations."""
-
-    def __init__(self, n: int, seed: int):
-        self.n = n
-        self.generator = torch.Generator().manual_seed(seed)
-        self.order = torch.empty(0, dtype=torch.long)
-
-    def next(self, size: int) -> torch.Tensor:
-        while len(self.order) < size:
-            self.order = torch.cat([self.order, torch.randperm(self.n, generator=self.generator)])
-        batch, self.order = self.order[:size], self.order[size:]
-        return batch
-
-
-def _fixed_subset(n: int, size: int | None, seed: int) -> torch.Tensor:
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
+def _fixed_subset(n: int, size: int | None, seed: int, name: str) -> torch.Tensor:
+    order = torch.randperm(n, generator=seeds.generator(seed, name))
     return order if size is None else order[:size]
+
+
+@dataclass
+class Run:
+    """A run in progress: what the loop needs, and what it has recorded so far."""
+
+    config: RunConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    clock: Clock
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    ctx: ProbeContext
+    traces: dict[str, traces.Trace]
+    probe_steps: dict[str, set[int]]
+    trace_steps: dict[str, set[int]]
+    stream: BatchStream
+    augment_rng: torch.Generator
+    initial_state: torch.Tensor | None
+    measured: dict[int, Measurement] = field(default_factory=dict)
+    stepped: dict[int, Measurement] = field(default_factory=dict)
+    diverged_at: int = -1
+    stopped_at: int = -1
+
+    @property
+    def end(self) -> int:
+        """The last state the run reached."""
+        return max(self.measured, default=0)
+
+
+def setup(config: RunConfig) -> Run:
+    """Validate ``config`` against its data and model, and build everything the loop needs."""
+    configuration.validate(config)
+    device, dtype = torch.device(config.device), DTYPES[config.dtype]
+    ds_data, model = prepare(config)
+    n_train = len(ds_data.y_train)
+    configuration.validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))
+    run_clock = configuration.run_clock(config, n_train)
+    probe_steps = {name: set(configuration.schedule_of(config, name, run_clock, probe=True)) for name in config.probes}
+    for name in (p for p in config.probes if p in probes.DIRECTION_PROBES):
+        if not probe_steps[name] <= probe_steps["eigen"]:
+            raise ValueError(f"probe {name!r} uses the eigenvectors of its step: its schedule must be within eigen's")
+    trace_steps = {}
+    for name in config.traces:
+        accumulates = traces.TRACES[name].accumulates
+        trace_steps[name] = set(configuration.schedule_of(config, name, run_clock, probe=accumulates))
+
+    loss_fn = losses.get(config.loss)
+    x_train, y_train = ds_data.x_train.to(device, dtype), ds_data.y_train.to(device)
+    subset = _fixed_subset(n_train, config.hessian_size, config.seed, "hessian_subset").to(device)
+    eval_subset = _fixed_subset(n_train, config.eval_size, config.seed, "eval_subset").to(device)
+    ctx = ProbeContext(
+        model=model, config=config, loss_fn=loss_fn,
+        train=(x_train[eval_subset], y_train[eval_subset]),
+        test=(ds_data.x_test.to(device, dtype), ds_data.y_test.to(device)),
+        hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch_size),
+        corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
+    )
+    ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
+    setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                            loss_fn=loss_fn, hessian_batches=ctx.hessian_batches, bn_mode=config.bn_mode,
+                            eigen_tol=config.eigen_tol, seed=seeds.stream(config.seed, "lanczos"))
+    return Run(
+        config=config, model=model, optimizer=config.optimizer.build(model, setting), clock=run_clock,
+        x_train=x_train, y_train=y_train, ctx=ctx, traces=traces.build(config.traces, ctx),
+        probe_steps=probe_steps, trace_steps=trace_steps,
+        stream=BatchStream(n_train, seeds.generator(config.seed, "batches")),
+        augment_rng=seeds.generator(config.seed, "augment", device=device),
+        initial_state=models.state_vector(model) if config.save_parameters else None,
+    )
+
+
+def current_lr(run: Run, step: int) -> float:
+    """The learning rate of optimizer step ``step`` (its schedule's value, else the configured one)."""
+    schedule = run.config.lr_schedule
+    return run.config.lr if schedule is None else schedule.at(float(run.clock.epochs[step]))
+
+
+def _batches(run: Run, step: int) -> list[curvature.Batch]:
+    """The step's examples (the whole set for full batch), augmented, in chunks of the physical batch size."""
+    config, n = run.config, len(run.y_train)
+    if config.full_batch:
+        idx = torch.arange(n)
+    else:
+        idx = run.stream.next(int(run.clock.batch_sizes[step]))
+    idx = idx.to(run.x_train.device)
+    chunk = config.physical_batch_size or len(idx)
+    out = []
+    for part in idx.split(chunk):
+        x = run.x_train[part]
+        if config.augment:
+            x = data.augment(x, run.augment_rng)
+        out.append((x, run.y_train[part]))
+    return out
+
+
+def take_step(run: Run, step: int) -> bool:
+    """Optimizer step ``step`` (state ``step`` → ``step + 1``), handed to the traces due; ``False`` when
+    the loss or the parameters became NaN/inf (the run then records a divergence)."""
+    model, optimizer, loss_fn = run.model, run.optimizer, run.ctx.loss_fn
+    lr = current_lr(run, step)
+    for group in optimizer.param_groups:
+        if run.config.lr_schedule is not None:
+            group["lr"] = lr
+    batches = _batches(run, step)
+    n = sum(len(y) for _, y in batches)
+    due = [name for name, steps in run.trace_steps.items()
+           if step in steps or run.traces[name].accumulates]
+    params = [p for p in model.parameters() if p.requires_grad]
+    theta = traces.flat(params) if due else None
+
+    def forward(batch: curvature.Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(batch[0])
+        return loss_fn(logits, batch[1]), logits
+
+    if run.config.optimizer.uses_batch:
+        outputs = optimizer.step_on(batches, forward)
+        gradient = None
+    else:
+        optimizer.zero_grad(set_to_none=True)
+        outputs = []
+        for batch in batches:
+            loss, logits = forward(batch)
+            if not torch.isfinite(loss):
+                return False
+            (loss * (len(batch[1]) / n)).backward()
+            outputs.append((loss.detach(), logits.detach()))
+        gradient = traces.flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params]) if due else None
+        optimizer.step()
+    loss = float(sum(l * len(y) for (l, _), (_, y) in zip(outputs, batches))) / n
+    accuracy = sum(int((logits.argmax(1) == y).sum()) for (_, logits), (_, y) in zip(outputs, batches)) / n
+    if not np.isfinite(loss) or not all(torch.isfinite(p).all() for p in params):
+        return False
+    if due:
+        if gradient is None:  # the tuner took its own gradient: recompute it at theta for the traces
+            gradient = _gradient_at(run, theta, batches, forward)
+        info = traces.StepInfo(step=step, epoch=float(run.clock.epochs[step]), lr=float(optimizer.param_groups[0]["lr"]),
+                               batch_size=n, batches=batches, loss=loss, accuracy=accuracy, theta=theta,
+                               gradient=gradient, model=model, optimizer=optimizer, config=run.config)
+        for name in due:
+            recorded = run.traces[name].on_step(info)
+            if recorded is not None:
+                run.stepped.setdefault(step, {}).update(recorded)
+    if run.config.full_batch and run.config.stop_at_train_acc is not None and accuracy >= run.config.stop_at_train_acc:
+        run.stopped_at = step
+    return True
+
+
+def _gradient_at(run: Run, theta: torch.Tensor, batches, forward) -> torch.Tensor:
+    """The flat gradient of the batch's mean loss at the flat parameters ``theta`` (the model is restored)."""
+    params = [p for p in run.model.parameters() if p.requires_grad]
+    now = traces.flat(params)
+    n = sum(len(y) for _, y in batches)
+    with torch.no_grad():
+        torch.nn.utils.vector_to_parameters(theta, params)
+    try:
+        with torch.enable_grad():
+            grads = [torch.autograd.grad(forward(b)[0] * (len(b[1]) / n), params) for b in batches]
+    finally:
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(now, params)
+    return sum(traces.flat(list(g)) for g in grads)
+
+
+def measure(run: Run, step: int, final: bool = False) -> None:
+    """Run the probes due at state ``step`` (all of them if ``final``) and read the accumulators due."""
+    ctx = run.ctx
+    ctx.step, ctx.lr = step, current_lr(run, min(step, run.clock.total_steps - 1))
+    if run.config.optimizer.uses_batch:
+        ctx.lr = float(run.optimizer.param_groups[0]["lr"])
+    ctx.batch_size = len(run.y_train) if run.config.full_batch else int(
+        run.clock.batch_sizes[min(step, run.clock.total_steps - 1)])
+    measurement: Measurement = {}
+    for name in run.config.probes:
+        if final or step in run.probe_steps[name]:
+            measurement |= probes.PROBES[name](ctx)
+    for name, trace in run.traces.items():
+        if trace.accumulates and step > 0 and (final or step in run.trace_steps[name]):
+            measurement |= trace.read()
+    run.measured[step] = measurement
+    run.model.train()
+    acc = measurement.get("train_acc")
+    if run.config.stop_at_train_acc is not None and acc is not None and acc[1] >= run.config.stop_at_train_acc:
+        run.stopped_at = step
+
+
+def _stack(records: dict[int, Measurement], dim: str) -> tuple[dict, dict]:
+    """Data variables and coordinates over ``dim`` from per-step records (NaN where a name was not recorded)."""
+    steps = sorted(records)
+    names = dict.fromkeys(name for m in records.values() for name in m)
+    variables, coords = {}, {}
+    for name in names:
+        dims, value = next(records[s][name] for s in steps if name in records[s])
+        if dims == (name,):
+            coords[name] = np.asarray(value)
+            continue
+        shape = np.shape(value)
+        stacked = np.full((len(steps), *shape), np.nan)
+        for i, s in enumerate(steps):
+            if name in records[s]:
+                stacked[i] = np.asarray(records[s][name][1], dtype=float)
+        variables[name] = ((dim, *dims), stacked)
+    return variables, coords
+
+
+def assemble(run: Run, wall_time_s: float) -> xr.Dataset:
+    """The run's Dataset: probes on ``step`` (with ``epoch``), per-step traces on ``iteration``."""
+    variables, coords = _stack(run.measured, "step")
+    steps = np.asarray(sorted(run.measured))
+    coords |= {"step": steps, "epoch": ("step", run.clock.epochs[steps])}
+    if run.stepped:
+        per_step, per_step_coords = _stack(run.stepped, "iteration")
+        iterations = np.asarray(sorted(run.stepped))
+        variables |= per_step
+        coords |= per_step_coords | {"iteration": iterations,
+                                     "iteration_epoch": ("iteration", run.clock.epochs[iterations])}
+    if run.initial_state is not None:
+        variables |= {"initial_state": (("state",), run.initial_state.double().cpu().numpy()),
+                      "final_state": (("state",), models.state_vector(run.model).double().cpu().numpy())}
+    config = run.config
+    ds = xr.Dataset(variables, coords=coords, attrs={
+        "config": configuration.to_json(config),
+        "config_hash": configuration.config_hash(config),
+        "device": str(config.device),
+        "steps_per_epoch": run.clock.steps_per_epoch or 0,  # 0: the batch size varies
+        "total_steps": run.clock.total_steps,
+        "diverged": int(run.diverged_at >= 0),
+        "diverged_at_step": run.diverged_at,
+        "stopped_at_step": run.stopped_at,
+        "wall_time_s": wall_time_s,
+        **results.provenance(),
+    })
+    return annotate(ds)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Torch on ``n`` intra-op threads for the duration (the count changes the order of float sums)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def train(config: RunConfig, progress: bool = True) -> xr.Dataset:
     """Train and measure without touching the cache; see :func:`run`."""
-    validate(config)
-    device, dtype = torch.device(config.device), DTYPES[config.dtype]
-    ds_data, model = prepare(config)
-    n_train = len(ds_data.y_train)
-    validate(config, n_train=n_train)
-    validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))
-
-    x_train, y_train = ds_data.x_train.to(device, dtype), ds_data.y_train.to(device)
-    subset = _fixed_subset(n_train, config.hessian_size, config.seed).to(device)
-    eval_subset = _fixed_subset(n_train, config.eval_size, config.seed).to(device)
-    ctx = probes.ProbeContext(
-        model=model,
-        config=config,
-        step=0,
-        train=(x_train[eval_subset], y_train[eval_subset]),
-        test=(ds_data.x_test.to(device, dtype), ds_data.y_test.to(device)),
-        hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch),
-        eval_batch_size=config.eval_batch_size,
-        corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
-    )
-    optimizer = optim.for_run(config, model, ctx.hessian_batches)
-    run_clock = clock(config, n_train)
-    total_steps = run_clock.total_steps
-    schedule = clock_measurement_steps(config, run_clock)
-    initial_state = models.state_vector(model) if config.save_parameters else None
-    stream = BatchStream(n_train, config.seed)
-    augment_rng = torch.Generator(device=device).manual_seed(config.seed + 2)
-
-    measured_steps, measurements = [], []
-    diverged_at = -1
-    start = time.perf_counter()
-    bar = tqdm(total=total_steps, disable=not progress, desc=f"{config.model} lr={config.lr:g} S={config.batch_size}",
-               leave=False)
-    step = 0
-    model.train()
-    for target in schedule:
-        while step < target:
-            idx = stream.next(int(run_clock.batch_sizes[step])).to(device)
-            xb = x_train[idx]
-            if config.augment:
-                xb = data.augment(xb, augment_rng)
-            loss = F.cross_entropy(model(xb), y_train[idx])
-            if not torch.isfinite(loss):
-                diverged_at = step
+    with torch_threads(config.threads):
+        run_ = setup(config)
+        start = time.perf_counter()
+        due = sorted(set().union(*run_.probe_steps.values(),
+                                 *(s for n, s in run_.trace_steps.items() if run_.traces[n].accumulates)))
+        label = "GD" if config.full_batch else f"S={config.batch_size}"
+        bar = tqdm(total=run_.clock.total_steps, disable=not progress, leave=False,
+                   desc=f"{config.model} lr={config.lr:g} {label}")
+        step = 0
+        run_.model.train()
+        for target in due:
+            while step < target and run_.stopped_at < 0:
+                if not take_step(run_, step):
+                    run_.diverged_at = step
+                    break
+                step += 1
+                bar.update()
+            if run_.diverged_at >= 0:
                 break
-            if config.lr_schedule is not None:
-                for group in optimizer.param_groups:
-                    group["lr"] = config.lr_schedule.at(float(run_clock.epochs[step]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            bar.update()
-        if diverged_at < 0 and not all(torch.isfinite(p).all() for p in model.parameters()):
-            diverged_at = step
-        if diverged_at >= 0:
-            break
-        ctx.step = step
-        measurement = {}
-        for name in config.probes:
-            measurement |= probes.PROBES[name](ctx)
-        measured_steps.append(step)
-        measurements.append(measurement)
-        model.train()
-    bar.close()
-
-    variables = probes.stack(measurements, measured_steps)
-    if config.save_parameters:
-        variables |= {"initial_state": (("state",), initial_state.double().cpu().numpy()),
-                      "final_state": (("state",), models.state_vector(model).double().cpu().numpy())}
-    steps = np.asarray(measured_steps)
-    ds = xr.Dataset(
-        variables,
-        coords={"step": steps, "epoch": ("step", run_clock.epochs[steps])},
-        attrs={
-            "config": results.config_json(config),
-            "config_hash": results.config_hash(config),
-            "device": str(device),
-            "steps_per_epoch": run_clock.steps_per_epoch or 0,  # 0: the batch size varies
-            "total_steps": total_steps,
-            "diverged": int(diverged_at >= 0),
-            "diverged_at_step": diverged_at,
-            "wall_time_s": time.perf_counter() - start,
-            **results.provenance(),
-        },
-    )
-    if "eig" in ds.dims:
-        ds = ds.assign_coords(eig=np.arange(1, ds.sizes["eig"] + 1))
-    return ds
+            measure(run_, step, final=run_.stopped_at >= 0)
+            if run_.stopped_at >= 0:
+                break
+        bar.close()
+        return assemble(run_, time.perf_counter() - start)
 
 
 def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) -> xr.Dataset:
     """Train under ``config`` and return its measurements as an ``xarray.Dataset``.
 
-    Dims: ``step`` (measurement steps; ``epoch`` is a coordinate along it) and ``eig``. A cached
-    run (``data/runs/<hash>.nc``, or the folder given as ``cache``) is loaded instead of recomputed;
-    a new one is written atomically. A run whose loss becomes NaN/inf stops there and is recorded
-    with ``attrs["diverged"] = 1``.
+    Dims: ``step`` (measurement steps; ``epoch`` is a coordinate along it), ``iteration`` (optimizer
+    steps of the per-step traces) and the probes' own (``eig``, ``scale``, ...); every variable carries
+    CF attributes (``long_name``, ``units``, ``description``). A cached run (``data/runs/<hash>.nc``,
+    or the folder given as ``cache``) is loaded instead of recomputed; a new one is written atomically.
+    A run whose loss becomes NaN/inf stops there and is recorded with ``attrs["diverged"] = 1``.
     """
-    config = dataclasses.replace(config, device=resolve_device(config.device))
+    config = dataclasses.replace(config, device=configuration.resolve_device(config.device))
     if not cache:
         return train(config, progress)
     path = results.run_path(config, None if cache is True else Path(cache))
@@ -339,3 +345,4 @@ def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) 
     ds = train(config, progress)
     results.save(ds, path)
     return ds
+

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sgdlab import interpolation, models
-from sgdlab.train import RunConfig, run
+from sgdlab.config import RunConfig
+from sgdlab.train import run
 
 TINY = RunConfig(train_size=256, epochs=2, batch_size=32, probes=("losses",), hessian_size=128,
                  model_options={"width": 16}, save_parameters=True)

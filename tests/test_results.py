@@ -14,7 +14,7 @@ import xarray as xr
 
 from sgdlab import results
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
+from sgdlab.config import RunConfig
 
 TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
                  model_options={"width": 8})

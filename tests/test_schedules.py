@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgdlab import results, schedules, train
+from sgdlab import schedules, train
+from sgdlab import config as configuration
 from sgdlab.schedules import Constant, Step, Triangular
-from sgdlab.train import RunConfig, run
+from sgdlab.config import RunConfig
+from sgdlab.train import run
 
 TINY = RunConfig(train_size=256, epochs=2, batch_size=32, probes=("losses",), hessian_size=128, measure_every=1.0,
                  model_options={"width": 16})
@@ -46,19 +48,19 @@ def test_reciprocal_triangle_keeps_the_ratio_on_the_learning_rate_triangle():
 def test_schedules_round_trip_through_json():
     config = dataclasses.replace(TINY, lr_schedule=Step((0.1, 0.01), (1.0,)),
                                  batch_schedule=Triangular(32, 64, 0.5, reciprocal=True))
-    back = train.config_from_json(results.config_json(config))
+    back = configuration.from_json(configuration.to_json(config))
     assert back == config
     for schedule in (Constant(3.0), Step((1.0, 2.0), (5.0,)), Triangular(1.0, 2.0, 3.0)):
         assert schedules.from_dict(schedules.to_dict(schedule)) == schedule
-    assert results.config_hash(config) != results.config_hash(dataclasses.replace(config, lr_schedule=None))
+    assert configuration.config_hash(config) != configuration.config_hash(dataclasses.replace(config, lr_schedule=None))
 
 
 def test_default_schedules_keep_existing_hashes(monkeypatch):
     # values computed before schedules existed, at that cache version: new fields at their defaults change no hash
-    monkeypatch.setattr(results, "CACHE_VERSION", 1)
-    assert results.config_hash(RunConfig()) == "7fa7bc184287c13f"
+    monkeypatch.setattr(configuration, "CACHE_VERSION", 1)
+    assert configuration.config_hash(RunConfig()) == "7fa7bc184287c13f"
     old = RunConfig(lr=0.1, batch_size=32, model_options={"width": 16}, probes=("losses",))
-    assert results.config_hash(old) == "791009ed54084c18"
+    assert configuration.config_hash(old) == "791009ed54084c18"
 
 
 def test_constant_schedules_reproduce_constant_runs_exactly():
@@ -77,7 +79,7 @@ def test_learning_rate_schedule_is_applied_per_step():
 
 def test_batch_schedule_sets_each_step_and_counts_examples():
     config = dataclasses.replace(TINY, epochs=4, batch_schedule=Triangular(16, 64, 1.0))
-    clock = train.clock(config, n_train=256)
+    clock = configuration.run_clock(config, n_train=256)
     assert clock.batch_sizes[0] == 16 and 56 <= clock.batch_sizes.max() <= 64  # steps straddle the turn
     np.testing.assert_allclose(np.diff(clock.epochs), 1 / np.ceil(256 / clock.batch_sizes))
     expected = [schedules.batch_size_at(config.batch_schedule, e) for e in clock.epochs[:-1]]

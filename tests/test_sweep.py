@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from sgdlab import config as configuration
 from sgdlab import executors, results, sweep
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
+from sgdlab.config import RunConfig
 
 TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
                  model_options={"width": 8})
@@ -43,7 +44,7 @@ def reference(tmp_path_factory):
     """The grid's runs computed one by one in this process, outside any cache."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SGDLAB_DATA", str(tmp_path_factory.mktemp("reference")))
-        return [sweep.run_pinned(c, tmp_path_factory.mktemp("reference-runs")) for c in GRID]
+        return [sweep.run_quietly(c, tmp_path_factory.mktemp("reference-runs")) for c in GRID]
 
 
 def assert_same_runs(got: list[xr.Dataset], expected: list[xr.Dataset]) -> None:
@@ -58,7 +59,7 @@ def cached(data_dir: Path) -> list[str]:
 
 def test_local_processes_give_the_numbers_of_a_single_process_and_fill_the_cache(reference, data_dir):
     assert_same_runs(run_grid(GRID[:2], "local", jobs=2, progress=False), reference[:2])
-    assert cached(data_dir) == sorted(f"{results.config_hash(c)}.nc" for c in GRID[:2])
+    assert cached(data_dir) == sorted(f"{configuration.config_hash(c)}.nc" for c in GRID[:2])
 
 
 def test_cached_runs_are_not_submitted(reference, data_dir):
@@ -83,7 +84,7 @@ def test_dask_cluster_by_address_and_by_environment(reference, data_dir, monkeyp
         assert_same_runs(run_grid(GRID, progress=False), reference)
         with distributed.Client(cluster.scheduler_address) as client:
             assert sum(len(v) for v in client.processing().values()) == 0
-    assert cached(data_dir) == sorted(f"{results.config_hash(c)}.nc" for c in GRID)
+    assert cached(data_dir) == sorted(f"{configuration.config_hash(c)}.nc" for c in GRID)
 
 
 def test_submitit_local_executor(reference, data_dir, tmp_path):

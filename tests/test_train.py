@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgdlab import results, train
-from sgdlab.train import RunConfig, measurement_steps, run
+from sgdlab import clock, results, train
+from sgdlab import config as configuration
+from sgdlab.config import RunConfig
+from sgdlab.optim import Nudged
+from sgdlab.train import run
 
 TINY = RunConfig(train_size=256, epochs=2, batch_size=32, hessian_size=128, top_k=2, measure_every=1.0,
                  model_options={"width": 16})
@@ -32,7 +35,7 @@ def test_same_config_gives_identical_numbers():
 
 def test_run_records_provenance():
     ds = run(TINY, cache=False, progress=False)
-    assert ds.attrs["config_hash"] == results.config_hash(TINY)
+    assert ds.attrs["config_hash"] == configuration.config_hash(TINY)
     assert '"lr": 0.05' in ds.attrs["config"]
     assert ds.attrs["diverged"] == 0 and ds.attrs["wall_time_s"] > 0
     assert ds.attrs["version_torch"] and ds.attrs["git_commit"]
@@ -76,15 +79,14 @@ def test_divergence_ends_the_run_cleanly():
 
 
 def test_config_hash_ignores_defaults_and_sees_changes():
-    assert results.config_hash(RunConfig()) == results.config_hash(RunConfig(lr=0.05))
-    assert results.config_hash(RunConfig(lr=0.1)) != results.config_hash(RunConfig())
-    assert results.config_hash(TINY) != results.config_hash(dataclasses.replace(TINY, seed=1))
+    assert configuration.config_hash(RunConfig()) == configuration.config_hash(RunConfig(lr=0.05))
+    assert configuration.config_hash(RunConfig(lr=0.1)) != configuration.config_hash(RunConfig())
+    assert configuration.config_hash(TINY) != configuration.config_hash(dataclasses.replace(TINY, seed=1))
 
 
 def test_measurement_schedule_zooms_into_early_training():
-    config = RunConfig(measure_every=1.0, zoom_until=1.0, zoom_every=0.25)
-    assert measurement_steps(config, steps_per_epoch=8, total_steps=24) == [0, 2, 4, 6, 8, 16, 24]
-    assert measurement_steps(RunConfig(measure_every=2.0), steps_per_epoch=4, total_steps=10) == [0, 8, 10]
+    assert clock.measurement_steps(1.0, 1.0, 0.25, clock.layout(3, 8, 1)) == [0, 2, 4, 6, 8, 16, 24]
+    assert clock.measurement_steps(2.0, 0.0, 0.1, clock.layout(2.5, 4, 1)) == [0, 8, 10]
 
 
 @pytest.mark.parametrize(
@@ -93,19 +95,19 @@ def test_measurement_schedule_zooms_into_early_training():
         ({"dataset": "imagenet"}, "dataset 'imagenet' is unknown; choose one of: mnist1d"),
         ({"model": "transformer"}, "model 'transformer' is unknown; choose one of: mlp"),
         ({"lr": 0.0}, "lr must be positive"),
-        ({"batch_size": -1}, "batch_size must be positive"),
+        ({"batch_size": -1}, "batch_size must be at least 1"),
         ({"batch_size": 257}, r"batch_size must be between 1 and the training set size \(256\)"),
         ({"hessian_size": 1000}, r"hessian_size must be between 1 and the training set size \(256\)"),
         ({"top_k": 10**7}, "top_k must be between 1 and the number of parameters"),
         ({"probes": ("losses", "telepathy")}, "probes .* unknown"),
         ({"dtype": "float16"}, "dtype 'float16' is unknown"),
-        ({"optimizer": "adam"}, "optimizer 'adam' is unknown; choose one of: sgd, nudged"),
-        ({"optimizer": "nudged", "nudge": -1.0}, "nudge must be non-negative"),
-        ({"optimizer": "nudged", "nudge_k": 0}, "nudge_k must be between 1 and the number of parameters"),
-        ({"optimizer": "nudged", "nudge_k": 10**7}, r"nudge_k must be between 1 and the number of parameters \(\d+\)"),
-        ({"optimizer": "nudged", "nudge_refresh": 0}, "nudge_refresh must be a positive number of steps"),
+        ({"optimizer": "adam"}, "optimizer kind 'adam' is unknown; choose one of: sgd, nudged"),
+        ({"optimizer": {"kind": "nudged", "gamma": -1.0}}, r"Nudged.gamma \(the nudge γ\) must be non-negative"),
+        ({"optimizer": {"kind": "nudged", "k": 0}}, "Nudged.k must be at least 1"),
+        ({"optimizer": {"kind": "nudged", "k": 10**7}}, r"Nudged.k must be between 1 and the number of parameters \(\d+\)"),
+        ({"optimizer": {"kind": "nudged", "refresh": 0}}, r"Nudged.refresh \(steps\) must be at least 1"),
         ({"probes": ("losses", "alignment", "eigen")}, r"probes \['alignment'\] use the top eigenvectors"),
-        ({"probe_batches": 0}, "probe_batches must be positive"),
+        ({"probe_gradients": 0}, "probe_gradients must be at least 1"),
         ({"label_noise": 1.0}, r"label_noise must be in \[0, 1\)"),
     ],
 )
@@ -123,20 +125,20 @@ def test_float64_runs_match_float32_closely():
 
 def test_nudged_sgd_at_gamma_one_is_the_sgd_run_and_other_gammas_change_it():
     sgd = run(TINY, cache=False, progress=False)
-    nudged = dataclasses.replace(TINY, optimizer="nudged", nudge_k=2, nudge_refresh=3)
+    nudged = dataclasses.replace(TINY, optimizer=Nudged(k=2, refresh=3))
     xr.testing.assert_identical(run(nudged, cache=False, progress=False).drop_attrs(), sgd.drop_attrs())
-    sharp = run(dataclasses.replace(nudged, nudge=0.1), cache=False, progress=False)
+    sharp = run(dataclasses.replace(nudged, optimizer=Nudged(gamma=0.1, k=2, refresh=3)), cache=False, progress=False)
     assert sharp.attrs["diverged"] == 0
     assert not np.allclose(sharp["train_loss"].isel(step=-1), sgd["train_loss"].isel(step=-1))
 
 
 def test_a_diverging_nudged_run_is_recorded_as_diverged():
-    ds = run(dataclasses.replace(TINY, optimizer="nudged", nudge=5.0, nudge_k=2, lr=1e3), cache=False, progress=False)
+    ds = run(dataclasses.replace(TINY, optimizer=Nudged(gamma=5.0, k=2), lr=1e3), cache=False, progress=False)
     assert ds.attrs["diverged"] == 1
 
 
 def test_direction_probes_record_their_measurements():
-    config = dataclasses.replace(TINY, top_k=5, probe_batches=2, probes=(
+    config = dataclasses.replace(TINY, top_k=5, probe_gradients=2, probes=(
         "losses", "eigen", "step_decomposition", "cross_sections", "alignment", "distance_from_init"))
     ds = run(config, cache=False, progress=False)
     assert ds.sizes == {"step": 3, "eig": 5, "scale": 7, "section": 3, "offset": 15}

@@ -1,4 +1,4 @@
-"""Optimisers of a run: plain SGD, and Nudged SGD, whose step inside the top Hessian eigen-subspace is scaled.
+"""Nudged SGD, whose step inside the top Hessian eigen-subspace is scaled.
 
 Nudged SGD (Jastrzębski et al., ICLR 2019, Sec. 5) takes the step Δ = −η (d − (1−γ) V Vᵀ d), where
 ``d`` is SGD's update direction (gradient, plus weight decay, accumulated by momentum) and ``V``
@@ -10,16 +10,45 @@ the step taken from it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgdlab import curvature
-from sgdlab.curvature import Batch
+from sgdlab import checks, curvature
+from sgdlab.curvature import Batch, LossFn
+from sgdlab.optim import OPTIMIZERS, Setting
 
-OPTIMIZERS = ("sgd", "nudged")
 Basis = Callable[[Tensor | None], Tensor]
+
+
+@OPTIMIZERS.register("nudged")
+@dataclass(frozen=True)
+class Nudged:
+    """Nudged SGD: learning rate ``gamma * lr`` along the top ``k`` Hessian eigenvectors of the run's fixed
+    Hessian subset, refreshed every ``refresh`` steps by warm-started Lanczos; ``gamma = 1`` is SGD."""
+
+    gamma: float = 1.0
+    k: int = 5
+    refresh: int = 10
+    uses_batch: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        checks.number("Nudged.gamma (the nudge γ)", self.gamma, low=0)
+        checks.integer("Nudged.k", self.k, low=1)
+        checks.integer("Nudged.refresh (steps)", self.refresh, low=1)
+
+    def check(self, n_params: int) -> None:
+        if self.k > n_params:
+            raise ValueError(f"Nudged.k must be between 1 and the number of parameters ({n_params}), got {self.k}")
+
+    def build(self, model: nn.Module, setting: Setting) -> torch.optim.Optimizer:
+        basis = top_eigenvectors(model, setting.hessian_batches, self.k, tol=setting.eigen_tol,
+                                 bn_mode=setting.bn_mode, seed=setting.seed, loss_fn=setting.loss_fn)
+        return NudgedSGD(model.parameters(), lr=setting.lr, gamma=self.gamma, momentum=setting.momentum,
+                         weight_decay=setting.weight_decay, basis=basis, refresh_every=self.refresh)
 
 
 class NudgedSGD(torch.optim.Optimizer):
@@ -111,26 +140,12 @@ class NudgedSGD(torch.optim.Optimizer):
 
 
 def top_eigenvectors(model: nn.Module, batches: Sequence[Batch], k: int, *, tol: float = 1e-3,
-                     bn_mode: str = "eval", seed: int = 0) -> Basis:
+                     bn_mode: str = "eval", seed: int = 0, loss_fn: LossFn = F.cross_entropy) -> Basis:
     """A basis function for :class:`NudgedSGD`: the top-``k`` Hessian eigenvectors of the mean loss
     over ``batches`` at the model's current parameters, Lanczos warm-started from the previous ones."""
 
     def basis(previous: Tensor | None) -> Tensor:
-        with curvature.hessian(model, batches, bn_mode=bn_mode) as H:
+        with curvature.hessian(model, batches, loss_fn, bn_mode=bn_mode) as H:
             return curvature.top_eigen(H, k=k, tol=tol, warm_start=previous, seed=seed).vectors
 
     return basis
-
-
-def for_run(config: Any, model: nn.Module, hessian_batches: Sequence[Batch]) -> torch.optim.Optimizer:
-    """The optimiser a :class:`~sgdlab.train.RunConfig` asks for: ``torch.optim.SGD`` for ``"sgd"``,
-    :class:`NudgedSGD` for ``"nudged"`` with V refreshed on the run's fixed Hessian subset."""
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer {config.optimizer!r} is unknown; choose one of: {', '.join(OPTIMIZERS)}")
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
-    basis = top_eigenvectors(model, hessian_batches, config.nudge_k, tol=config.eigen_tol, bn_mode=config.bn_mode,
-                             seed=config.seed)
-    return NudgedSGD(model.parameters(), lr=config.lr, gamma=config.nudge, momentum=config.momentum,
-                     weight_decay=config.weight_decay, basis=basis, refresh_every=config.nudge_refresh)

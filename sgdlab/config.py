@@ -1,0 +1,266 @@
+"""A run's configuration: :class:`RunConfig`, its validation, its JSON form and its hash.
+
+Two equal configurations give identical numbers on one machine (:mod:`sgdlab.seeds` derives every
+random stream from ``seed``; ``threads`` fixes torch's intra-op thread count, which changes the order
+of floating-point sums). The hash names the run in the cache; it covers the fields that differ from
+their defaults, so a new field with a default keeps every earlier hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from sgdlab import checks, clock, curvature, data, losses, models, optim, probes, schedules, traces
+from sgdlab.clock import Every
+from sgdlab.schedules import Schedule
+
+CACHE_VERSION = 3  # bump when a change to the code changes what a cached run would contain
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEVICES = ("cpu", "cuda", "auto")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run.
+
+    Data and model: ``dataset`` (``train_size`` examples, ``label_noise`` random labels, ``holdout``
+    test set or validation split, ``augment``), ``model`` with ``model_options``, and the ``loss``
+    (:mod:`sgdlab.losses`: ``"cross_entropy"`` or ``"mse"``), used alike by training, evaluation, the
+    Hessian and the direction probes.
+
+    Steps: ``optimizer`` (:mod:`sgdlab.optim`: ``SGD()``, ``Nudged(gamma, k, refresh)``, ``CDAT(sigma)``;
+    a kind name means its defaults) at learning rate ``lr`` with ``momentum`` and ``weight_decay``, on
+    mini-batches of ``batch_size`` (``None``: the whole training set every step, full-batch gradient
+    descent), computed in chunks of ``physical_batch_size`` examples when set (memory only: the step is
+    the same). ``lr_schedule`` and ``batch_schedule`` (:mod:`sgdlab.schedules`) replace the constant
+    ``lr`` and ``batch_size``: each step uses their values at the epoch reached so far. Training stops
+    after ``epochs`` epochs of ``epoch_size`` examples (default: the training set), at a NaN/inf loss
+    (recorded as diverged) or once the training accuracy reaches ``stop_at_train_acc``.
+
+    Measurements: ``probes`` (:mod:`sgdlab.probes`) measure the state every ``measure_every`` epochs and
+    every ``zoom_every`` epochs before ``zoom_until``; ``traces`` (:mod:`sgdlab.traces`) see every
+    optimizer step. ``every`` gives any probe or trace its own :class:`~sgdlab.clock.Every` schedule.
+    The Hessian is that of ``hessian_size`` fixed training examples (chunks of ``hessian_batch_size``;
+    ``hessian_reuse_graph=False`` recomputes each chunk's graph per product, bounding memory by one
+    chunk, and is chosen automatically when the retained graph does not fit), top ``top_k`` eigenpairs
+    at Ritz-residual tolerance ``eigen_tol``; direction probes use ``probe_gradients`` mini-batch
+    gradients. ``save_parameters`` keeps the initial and final states for :mod:`sgdlab.interpolation`.
+    """
+
+    dataset: str = "mnist1d"
+    train_size: int | None = None
+    label_noise: float = 0.0
+    holdout: str = "test"
+    augment: bool = False
+    model: str = "mlp"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    loss: str = "cross_entropy"
+    optimizer: Any = field(default_factory=optim.SGD)
+    lr: float = 0.05
+    batch_size: int | None = 128
+    physical_batch_size: int | None = None
+    lr_schedule: Schedule | None = None
+    batch_schedule: Schedule | None = None
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    epochs: float = 10.0
+    epoch_size: int | None = None
+    stop_at_train_acc: float | None = None
+    measure_every: float = 1.0
+    zoom_until: float = 0.0
+    zoom_every: float = 0.1
+    probes: tuple[str, ...] = ("losses", "eigen")
+    traces: tuple[str, ...] = ()
+    every: dict[str, Every] = field(default_factory=dict)
+    save_parameters: bool = False
+    top_k: int = 5
+    probe_gradients: int = 8
+    eigen_tol: float = 1e-3
+    hessian_size: int = 1024
+    hessian_batch_size: int = 1024
+    hessian_reuse_graph: bool = True
+    hutchinson_samples: int = 20
+    bn_mode: str = "eval"
+    eval_size: int | None = None
+    eval_batch_size: int = 1024
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "optimizer", optim.from_value(self.optimizer))
+        if isinstance(self.probes, list):
+            object.__setattr__(self, "probes", tuple(self.probes))
+        if isinstance(self.traces, list):
+            object.__setattr__(self, "traces", tuple(self.traces))
+
+    @property
+    def full_batch(self) -> bool:
+        """Whether every step sees the whole training set (gradient descent)."""
+        return self.batch_size is None and self.batch_schedule is None
+
+
+_OPTIONAL_INTS = ("train_size", "batch_size", "physical_batch_size", "epoch_size", "eval_size")
+_POSITIVE_INTS = ("top_k", "probe_gradients", "hessian_size", "hessian_batch_size", "hutchinson_samples",
+                  "eval_batch_size", "threads")
+_POSITIVE_NUMBERS = ("lr", "epochs", "measure_every", "zoom_every", "eigen_tol")
+
+
+def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
+    """Raise ``ValueError`` naming the first bad field; sizes are checked once the data is known."""
+    _check_types(config)
+    _check_measurements(config)
+    if n_train is not None:
+        _check_sizes(config, n_train)
+    if n_params is not None:
+        if "eigen" in config.probes and not config.top_k <= n_params:
+            raise ValueError(f"top_k must be between 1 and the number of parameters ({n_params}), got {config.top_k}")
+        config.optimizer.check(n_params)
+
+
+def _check_types(config: RunConfig) -> None:
+    checks.choice("dataset", config.dataset, data.DATASETS)
+    checks.choice("model", config.model, models.MODELS)
+    checks.choice("loss", config.loss, losses.LOSSES)
+    checks.choice("dtype", config.dtype, DTYPES)
+    checks.choice("bn_mode", config.bn_mode, curvature.BN_MODES)
+    checks.choice("device", config.device.split(":")[0], DEVICES)
+    checks.choice("holdout", config.holdout, data.HOLDOUTS)
+    if not isinstance(config.model_options, dict):
+        raise ValueError(f"model_options must be a dict, got {config.model_options!r}")
+    for name in _POSITIVE_NUMBERS:
+        checks.number(name, getattr(config, name), positive=True)
+    for name in ("momentum", "weight_decay", "zoom_until"):
+        checks.number(name, getattr(config, name), low=0)
+    checks.number("momentum", config.momentum, below=1)
+    checks.number("label_noise", config.label_noise, low=0, below=1)
+    for name in _POSITIVE_INTS:
+        checks.integer(name, getattr(config, name), low=1)
+    for name in _OPTIONAL_INTS:
+        if getattr(config, name) is not None:
+            checks.integer(name, getattr(config, name), low=1)
+    checks.integer("seed", config.seed, low=0)
+    for name in ("augment", "save_parameters", "hessian_reuse_graph"):
+        checks.boolean(name, getattr(config, name))
+    if config.stop_at_train_acc is not None:
+        checks.number("stop_at_train_acc", config.stop_at_train_acc, positive=True, high=1)
+    for name in ("lr_schedule", "batch_schedule"):
+        value = getattr(config, name)
+        if value is not None and not schedules.SCHEDULES.is_member(value):
+            raise ValueError(f"{name} must be None or a schedule ({', '.join(c.__name__ for c in schedules.KINDS.values())}), "
+                             f"got {value!r}")
+    if config.batch_size is None and config.batch_schedule is not None:
+        raise ValueError("batch_size=None (full batch) and a batch_schedule exclude each other")
+
+
+def _check_measurements(config: RunConfig) -> None:
+    checks.strings("probes", config.probes)
+    checks.strings("traces", config.traces)
+    unknown = [p for p in config.probes if p not in probes.PROBES]
+    if unknown:
+        raise ValueError(f"probes {unknown} are unknown; choose from: {', '.join(probes.PROBES)}")
+    unknown = [t for t in config.traces if t not in traces.TRACES]
+    if unknown:
+        raise ValueError(f"traces {unknown} are unknown; choose from: {', '.join(traces.TRACES)}")
+    needs_eigen = [p for p in config.probes if p in probes.DIRECTION_PROBES]
+    if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > config.probes.index(needs_eigen[0])):
+        raise ValueError(f"probes {needs_eigen} use the top eigenvectors: list 'eigen' before them in probes")
+    if "memorisation" in config.probes and not config.label_noise > 0:
+        raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")
+    if not isinstance(config.every, dict):
+        raise ValueError(f"every must be a dict from probe or trace names to Every schedules, got {config.every!r}")
+    for name, when in config.every.items():
+        if name not in config.probes + config.traces:
+            raise ValueError(f"every names {name!r}, which is not one of this run's probes or traces: "
+                             f"{', '.join(config.probes + config.traces) or 'none'}")
+        if not isinstance(when, Every):
+            raise ValueError(f"every[{name!r}] must be an sgdlab.clock.Every, got {when!r}")
+    for name in config.traces:
+        traces.TRACES[name].check(config)
+
+
+def _check_sizes(config: RunConfig, n_train: int) -> None:
+    for name in ("batch_size", "hessian_size", "epoch_size", "eval_size", "physical_batch_size"):
+        value = getattr(config, name)
+        if value is not None and not value <= n_train:
+            raise ValueError(f"{name} must be between 1 and the training set size ({n_train}), got {value}")
+    if config.batch_schedule is not None and not config.batch_schedule.bounds()[1] <= n_train:
+        raise ValueError(f"batch_schedule reaches a batch size of {config.batch_schedule.bounds()[1]:g}, "
+                         f"more than the training set size ({n_train})")
+
+
+def run_clock(config: RunConfig, n_train: int) -> clock.Clock:
+    """The steps of a run on ``n_train`` examples (a full-batch step covers the whole set: one epoch)."""
+    batch = n_train if config.batch_size is None else config.batch_size
+    return clock.layout(config.epochs, config.epoch_size or n_train, batch, config.batch_schedule)
+
+
+def schedule_of(config: RunConfig, name: str, run_clock: clock.Clock, *, probe: bool) -> list[int]:
+    """The steps at which probe (or trace) ``name`` runs; ``ValueError`` if it would never run."""
+    when = config.every.get(name)
+    if when is None:
+        steps = (clock.measurement_steps(config.measure_every, config.zoom_until, config.zoom_every, run_clock)
+                 if probe else list(range(run_clock.total_steps)))
+    else:
+        steps = when.state_steps(run_clock) if probe else when.optimizer_steps(run_clock)
+    if not steps:
+        raise ValueError(f"every[{name!r}] = {when} never fires in this run of {run_clock.total_steps} steps "
+                         f"({float(run_clock.epochs[-1]):g} epochs)")
+    return steps
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other names pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+# --- JSON and hash ---------------------------------------------------------------------------------
+
+def _encode(value: Any) -> Any:
+    """JSON for what ``json`` cannot write itself: schedules, optimizers and Every as dicts."""
+    if schedules.SCHEDULES.is_member(value):
+        return schedules.to_dict(value)
+    if optim.OPTIMIZERS.is_member(value):
+        return optim.OPTIMIZERS.to_dict(value)
+    if isinstance(value, Every):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def _fields(config: RunConfig) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def to_json(config: RunConfig) -> str:
+    """The configuration as canonical JSON (sorted keys), every field included."""
+    return json.dumps(_fields(config), sort_keys=True, default=_encode)
+
+
+def from_json(text: str) -> RunConfig:
+    """The configuration that :func:`to_json` wrote (e.g. a run's ``attrs["config"]``)."""
+    fields = json.loads(text)
+    for name in ("lr_schedule", "batch_schedule"):
+        if fields.get(name) is not None:
+            fields[name] = schedules.from_dict(fields[name])
+    if "optimizer" in fields:
+        fields["optimizer"] = optim.OPTIMIZERS.from_dict(fields["optimizer"])
+    fields["every"] = {k: Every(**v) for k, v in fields.get("every", {}).items()}
+    return RunConfig(**fields | {"probes": tuple(fields["probes"]), "traces": tuple(fields.get("traces", ()))})
+
+
+def config_hash(config: RunConfig) -> str:
+    """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes)."""
+    defaults = _fields(type(config)())
+    changed = {name: value for name, value in _fields(config).items() if value != defaults[name]}
+    text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=_encode)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
