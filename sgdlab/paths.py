@@ -22,9 +22,13 @@ def datasets_dir() -> Path:
     return data_dir() / "datasets"
 
 
+SMOKE_ENV = "SGDLAB_SMOKE"
+
+
 def runs_dir() -> Path:
-    """The run cache: one netCDF file per configuration hash."""
-    return data_dir() / "runs"
+    """The run cache: one netCDF file per configuration hash; ``runs-smoke/`` while ``$SGDLAB_SMOKE`` is
+    set (smoke runs prove that a path executes and are never mistaken for real results)."""
+    return data_dir() / ("runs-smoke" if os.environ.get(SMOKE_ENV) else "runs")
 
 
 def reports_dir() -> Path:

@@ -1,0 +1,53 @@
+"""Small summaries of a measured curve that the claims of several findings rest on.
+
+Each takes an ``xarray.DataArray`` along a time dim (``epoch`` by default; any other dims are kept)
+and ignores NaN, which marks steps where the variable was not measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def measured(da: xr.DataArray, dim: str = "epoch") -> xr.DataArray:
+    """``da`` without the times at which it holds no value at all."""
+    return da.dropna(dim, how="all")
+
+
+def at_fraction(da: xr.DataArray, fraction: float, dim: str = "epoch") -> xr.DataArray:
+    """The value at the measurement nearest ``fraction`` of the way from the first to the last one."""
+    da = measured(da, dim)
+    t = da[dim].values
+    target = t[0] + fraction * (t[-1] - t[0])
+    return da.sel({dim: target}, method="nearest").drop_vars(dim)
+
+
+def tail_mean(da: xr.DataArray, fraction: float, dim: str = "epoch") -> xr.DataArray:
+    """The mean over the last ``fraction`` of the time axis (measurements at or after that point)."""
+    da = measured(da, dim)
+    t = da[dim]
+    start = float(t[0] + (1 - fraction) * (t[-1] - t[0]))
+    return da.where(t >= start).mean(dim)
+
+
+def head_mean(da: xr.DataArray, fraction: float, dim: str = "epoch") -> xr.DataArray:
+    """The mean over the first ``fraction`` of the time axis."""
+    da = measured(da, dim)
+    t = da[dim]
+    stop = float(t[0] + fraction * (t[-1] - t[0]))
+    return da.where(t <= stop).mean(dim)
+
+
+def first_crossing(da: xr.DataArray, threshold: float, dim: str = "epoch") -> xr.DataArray:
+    """The first time at which ``da >= threshold`` (NaN where it never does), per entry of the other dims."""
+    reached = da >= threshold
+    first = reached.argmax(dim)
+    times = da[dim].values[first.values]
+    return xr.DataArray(np.where(reached.any(dim).values, times, np.nan), coords=first.coords, dims=first.dims)
+
+
+def peak(da: xr.DataArray, dim: str = "epoch") -> tuple[xr.DataArray, xr.DataArray]:
+    """The largest value and the time at which it is reached."""
+    da = measured(da, dim)
+    return da.max(dim), da[dim][da.fillna(-np.inf).argmax(dim)].drop_vars(dim)
