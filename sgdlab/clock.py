@@ -81,6 +81,8 @@ class Every:
 
     def state_steps(self, clock: Clock) -> list[int]:
         """The states ``0..total`` this schedule measures (for probes)."""
+        if self.start > clock.epochs[-1] + 1e-9:
+            return []
         first, last = clock.step_at(self.start), clock.total_steps if self.stop is None else clock.step_at(self.stop)
         if self.steps is not None:
             chosen = set(range(first, last + 1, self.steps))

@@ -100,6 +100,8 @@ class RunConfig:
             object.__setattr__(self, "probes", tuple(self.probes))
         if isinstance(self.traces, list):
             object.__setattr__(self, "traces", tuple(self.traces))
+        _check_types(self)
+        _check_measurements(self)
 
     @property
     def full_batch(self) -> bool:
@@ -114,9 +116,8 @@ _POSITIVE_NUMBERS = ("lr", "epochs", "measure_every", "zoom_every", "eigen_tol")
 
 
 def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
-    """Raise ``ValueError`` naming the first bad field; sizes are checked once the data is known."""
-    _check_types(config)
-    _check_measurements(config)
+    """Raise ``ValueError`` naming the first bad field. Types, ranges and names are checked when the
+    configuration is made; sizes against the data and the model here, once they are known."""
     if n_train is not None:
         _check_sizes(config, n_train)
     if n_params is not None:
@@ -137,9 +138,9 @@ def _check_types(config: RunConfig) -> None:
         raise ValueError(f"model_options must be a dict, got {config.model_options!r}")
     for name in _POSITIVE_NUMBERS:
         checks.number(name, getattr(config, name), positive=True)
-    for name in ("momentum", "weight_decay", "zoom_until"):
+    for name in ("weight_decay", "zoom_until"):
         checks.number(name, getattr(config, name), low=0)
-    checks.number("momentum", config.momentum, below=1)
+    checks.number("momentum", config.momentum, low=0, below=1)
     checks.number("label_noise", config.label_noise, low=0, below=1)
     for name in _POSITIVE_INTS:
         checks.integer(name, getattr(config, name), low=1)

@@ -85,7 +85,6 @@ class Run:
 
 def setup(config: RunConfig) -> Run:
     """Validate ``config`` against its data and model, and build everything the loop needs."""
-    configuration.validate(config)
     device, dtype = torch.device(config.device), DTYPES[config.dtype]
     ds_data, model = prepare(config)
     n_train = len(ds_data.y_train)
@@ -181,6 +180,9 @@ def take_step(run: Run, step: int) -> bool:
             (loss * (len(batch[1]) / n)).backward()
             outputs.append((loss.detach(), logits.detach()))
         gradient = traces.flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params]) if due else None
+        if _reached_goal(run, outputs, batches):  # state ``step`` already meets the goal: no step
+            run.stopped_at = step
+            return True
         optimizer.step()
     loss = float(sum(l * len(y) for (l, _), (_, y) in zip(outputs, batches))) / n
     accuracy = sum(int((logits.argmax(1) == y).sum()) for (_, logits), (_, y) in zip(outputs, batches)) / n
@@ -196,9 +198,18 @@ def take_step(run: Run, step: int) -> bool:
             recorded = run.traces[name].on_step(info)
             if recorded is not None:
                 run.stepped.setdefault(step, {}).update(recorded)
-    if run.config.full_batch and run.config.stop_at_train_acc is not None and accuracy >= run.config.stop_at_train_acc:
-        run.stopped_at = step
+    if run.config.optimizer.uses_batch and _reached_goal(run, outputs, batches):  # the tuner stepped already
+        run.stopped_at = step + 1
     return True
+
+
+def _reached_goal(run: Run, outputs: list, batches: list) -> bool:
+    """Full batch with a goal: whether the step's own forward pass shows the training accuracy reached it."""
+    goal = run.config.stop_at_train_acc
+    if goal is None or not run.config.full_batch:
+        return False
+    correct = sum(int((logits.argmax(1) == y).sum()) for (_, logits), (_, y) in zip(outputs, batches))
+    return correct / len(run.y_train) >= goal
 
 
 def _gradient_at(run: Run, theta: torch.Tensor, batches, forward) -> torch.Tensor:
@@ -316,8 +327,9 @@ def train(config: RunConfig, progress: bool = True) -> xr.Dataset:
                 if not take_step(run_, step):
                     run_.diverged_at = step
                     break
-                step += 1
-                bar.update()
+                if run_.stopped_at != step:
+                    step += 1
+                    bar.update()
             if run_.diverged_at >= 0:
                 break
             measure(run_, step, final=run_.stopped_at >= 0)
