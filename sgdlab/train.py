@@ -85,10 +85,10 @@ def _positive(name: str, value: float) -> None:
 
 def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
     """Raise ``ValueError`` naming the first bad field; sizes are checked once the data is known."""
-    if config.dataset not in data.DATASETS:
-        raise ValueError(f"dataset {config.dataset!r} is unknown; choose one of: {', '.join(data.DATASETS)}")
-    if config.model not in models.MODELS:
-        raise ValueError(f"model {config.model!r} is unknown; choose one of: {', '.join(models.MODELS)}")
+    if config.dataset not in data.names():
+        raise ValueError(f"dataset {config.dataset!r} is unknown; choose one of: {', '.join(data.names())}")
+    if config.model not in models.names():
+        raise ValueError(f"model {config.model!r} is unknown; choose one of: {', '.join(models.names())}")
     unknown = [p for p in config.probes if p not in probes.PROBES]
     if unknown:
         raise ValueError(f"probes {unknown} are unknown; choose from: {', '.join(probes.PROBES)}")
