@@ -10,8 +10,10 @@ augmentation of Jastrzębski et al. (4-pixel shifts, horizontal flips), applied 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,33 +43,45 @@ _SPLIT, _SUBSET, _NOISE = 0, 1, 2
 _SHIFT = 4  # augmentation: largest shift in pixels
 
 
+def _read_idx(path: Path) -> object:
+    """One MNIST-like IDX file, read as torchvision reads it."""
+    from torchvision.datasets import mnist
+
+    return (mnist.read_image_file if "images" in path.name else mnist.read_label_file)(str(path))
+
+
+def _read_pickle(path: Path) -> object:
+    """One file of CIFAR-10's python version, read as torchvision reads it."""
+    with open(path, "rb") as file:
+        return pickle.load(file, encoding="latin1")
+
+
 @dataclass(frozen=True)
 class _Files:
-    """Where torchvision keeps a dataset under the root, and what a user can put there by hand."""
+    """Where torchvision keeps a dataset under the root, what a user can put there by hand, how one file reads."""
 
     torchvision_class: str
     folder: str
     files: tuple[str, ...]
     archives: str
+    read: Callable[[Path], object]
 
 
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {
-    "mnist": _Files(
-        "MNIST", "MNIST/raw",
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-        "or the official .gz files of the same names, which are extracted",
-    ),
-    "fashion_mnist": _Files(
-        "FashionMNIST", "FashionMNIST/raw",
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-        "or the official .gz files of the same names, which are extracted",
-    ),
+    "mnist": _Files("MNIST", "MNIST/raw", _MNIST_FILES,
+                    "or the official .gz files of the same names, which are extracted", _read_idx),
+    "fashion_mnist": _Files("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES,
+                            "or the official .gz files of the same names, which are extracted", _read_idx),
     "cifar10": _Files(
         "CIFAR10", "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
-        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted",
+        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted", _read_pickle,
     ),
 }
+# What reading a damaged file raises, in numpy, pickle and torchvision's readers (which also assert).
+_DAMAGED = (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, AssertionError,
+            pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,10 +288,22 @@ def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     path = root / "mnist1d" / "mnist1d.npz"
     if not path.is_file():
         _save_npz(path, _generate_mnist1d())
-    with np.load(path) as arrays:
-        signals = {key: torch.from_numpy(arrays[key].astype(np.float32)).unsqueeze(1) for key in ("x", "x_test")}
-        labels = {key: torch.from_numpy(arrays[key].astype(np.int64)) for key in ("y", "y_test")}
-    return signals["x"], labels["y"], signals["x_test"], labels["y_test"]
+    try:
+        with np.load(path) as arrays:
+            x, y, x_test, y_test = (arrays[key] for key in ("x", "y", "x_test", "y_test"))
+        if x.ndim != 2 or x_test.ndim != 2 or y.shape != x.shape[:1] or y_test.shape != x_test.shape[:1]:
+            raise ValueError(f"arrays of shapes x {x.shape}, y {y.shape}, x_test {x_test.shape}, "
+                             f"y_test {y_test.shape} are not signals (n, length) with n labels")
+    except _DAMAGED as error:
+        raise ValueError(_damaged_message(path, error, "delete it and it is generated again")) from error
+    signals = [torch.from_numpy(a.astype(np.float32)).unsqueeze(1) for a in (x, x_test)]
+    labels = [torch.from_numpy(a.astype(np.int64)) for a in (y, y_test)]
+    return signals[0], labels[0], signals[1], labels[1]
+
+
+def _damaged_message(path: Path, error: BaseException, remedy: str) -> str:
+    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"{path} cannot be read ({reason}); the file is damaged: {remedy}"
 
 
 def _generate_mnist1d() -> dict[str, np.ndarray]:
@@ -320,11 +346,24 @@ def _read_torchvision(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor
     try:
         train = dataset_class(root, train=True, download=download)
         test = dataset_class(root, train=False, download=False)
-    except (OSError, RuntimeError) as error:
-        if not download:
-            raise
-        raise FileNotFoundError(_missing_message(name, root, files)) from error
-    return (*_images_and_labels(train), *_images_and_labels(test))
+        arrays = (*_images_and_labels(train), *_images_and_labels(test))
+    except _DAMAGED as error:
+        if download and isinstance(error, (OSError, RuntimeError)):
+            raise FileNotFoundError(_missing_message(name, root, files)) from error
+        raise ValueError(_unreadable_message(name, root, files, error)) from error
+    return arrays
+
+
+def _unreadable_message(name: str, root: Path, files: _Files, error: BaseException) -> str:
+    """Name the first file of ``files`` that does not read, or the folder when each reads on its own."""
+    remedy = "delete it and it is downloaded again (or put the official file there)"
+    for file in files.files:
+        try:
+            files.read(root / files.folder / file)
+        except _DAMAGED as damaged:
+            return f"dataset {name!r}: " + _damaged_message(root / files.folder / file, damaged, remedy)
+    return (f"dataset {name!r} cannot be read from {root / files.folder} ({type(error).__name__}: {error}); "
+            f"a file there is damaged or not the official one: delete the folder and it is downloaded again")
 
 
 def _missing_message(name: str, root: Path, files: _Files) -> str:
