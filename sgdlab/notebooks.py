@@ -16,13 +16,24 @@ import papermill
 
 from sgdlab import executors, profiles
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+_PACKAGE = Path(__file__).resolve().parent
 STATUS_FILE = "status.json"
 
 
+def default_folder() -> Path:
+    """Where the finding notebooks are: ``notebooks/`` of this checkout, else those shipped in the package."""
+    checkout = _PACKAGE.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "notebooks"
+    return _PACKAGE / "_notebooks"  # an installed wheel: copied there by the build (setup.py)
+
+
 def find(only: list[str] | None = None, folder: Path | None = None) -> list[Path]:
-    """The finding notebooks (``NN_name.ipynb``) in order; ``only`` selects by name or number (``01``)."""
-    folder = Path(folder or NOTEBOOKS_DIR)
+    """The finding notebooks (``NN_name.ipynb``) in order; ``only`` selects by name or number (``01``).
+
+    folder: default :func:`default_folder`.
+    """
+    folder = Path(folder or default_folder())
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise ValueError(f"no notebooks (NN_name.ipynb) in {folder}")
