@@ -17,7 +17,6 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ NUM_CLASSES = 10  # all four built-in datasets
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 # What a registered loader returns: (x_train, y_train, x_test, y_test), or (train, test) Datasets of (x, y) pairs.
-Loaded = Union[Tensors, tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]]
+Loaded = Tensors | tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]
 
 # Share of the training set held out by ``holdout="validation"``: the papers' 45k/5k (CIFAR-10) and 50k/10k
 # (MNIST, Fashion-MNIST) splits, and 3600/400 for MNIST-1D.
@@ -120,7 +119,7 @@ class _Registered:
     validation_fraction: float
 
 
-_REGISTRY: Registry[_Registered] = Registry("dataset", "sgdlab.datasets", "sgdlab.data", DATASETS)
+_USER: Registry[_Registered] = Registry("dataset", "sgdlab.datasets", "sgdlab.data", DATASETS)
 
 
 def register(
@@ -148,22 +147,22 @@ def register(
         raise ValueError(f"num_classes of dataset {name!r} must be a positive integer; got {num_classes!r}")
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction of dataset {name!r} must be in (0, 1); got {validation_fraction!r}")
-    _REGISTRY.add(name, _Registered(loader, num_classes, validation_fraction), version, replace)
+    _USER.add(name, _Registered(loader, num_classes, validation_fraction), version, replace)
 
 
 def unregister(name: str) -> None:
     """Forget the registered dataset ``name`` (ValueError when it is not registered)."""
-    _REGISTRY.remove(name)
+    _USER.remove(name)
 
 
 def names() -> tuple[str, ...]:
     """Every dataset name: built in, registered, and declared by an installed package's entry point."""
-    return _REGISTRY.names()
+    return _USER.names()
 
 
 def version(name: str) -> str:
     """The version of dataset ``name`` that enters a run's hash: ``""`` for a built-in dataset."""
-    return _REGISTRY.version(name)
+    return _USER.version(name)
 
 
 def load(
@@ -186,7 +185,7 @@ def load(
     standardize: subtract the per-feature training mean and divide by the global std of the training set
     (``np.std`` of the raw training data, as in the papers' code); the test set gets the same transform.
     """
-    registered = _REGISTRY.get(name)  # ValueError for an unknown name; None for a built-in one
+    registered = _USER.get(name)  # ValueError for an unknown name; None for a built-in one
     _check_arguments(train_size, label_noise, holdout, seed)
     root = datasets_dir() if root is None else Path(root).expanduser()
     if registered is not None:

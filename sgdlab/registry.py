@@ -8,8 +8,10 @@ are loaded lazily, the first time an unknown name is looked up.
 
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,6 +31,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, group: str, module: str, builtins: tuple[str, ...]) -> None:
         self.kind, self.group, self.module, self.builtins = kind, group, module, builtins
         self._entries: dict[str, Entry[T]] = {}
+        self._scanned: tuple[tuple[str, ...], tuple[EntryPoint, ...]] | None = None  # (sys.path, entry points)
 
     def add(self, name: str, value: T, version: str, replace: bool) -> None:
         """Register ``value`` under ``name``; ValueError for a built-in name or a taken one without ``replace``."""
@@ -56,7 +59,7 @@ class Registry(Generic[T]):
 
     def names(self) -> tuple[str, ...]:
         """Built-in names, then registered ones, then those of entry points not loaded yet."""
-        found = [ep.name for ep in entry_points(group=self.group)]
+        found = [ep.name for ep in self._entry_points()]
         return tuple(dict.fromkeys([*self.builtins, *self._entries, *found]))
 
     def version(self, name: str) -> str:
@@ -72,7 +75,7 @@ class Registry(Generic[T]):
         return self._entries[name]
 
     def _load_entry_point(self, name: str) -> None:
-        matching = [ep for ep in entry_points(group=self.group) if ep.name == name]
+        matching = [ep for ep in self._entry_points(rescan=True) if ep.name == name]
         if not matching:
             raise ValueError(f"{self.kind} {name!r} is unknown; choose one of: {', '.join(self.names())} "
                              f"(or register it with {self.module}.register, or through "
@@ -83,3 +86,10 @@ class Registry(Generic[T]):
             raise ValueError(f"entry point {matching[0].value!r} (group {self.group!r}) did not register "
                              f"{self.kind} {name!r} when imported")
 
+
+    def _entry_points(self, rescan: bool = False) -> tuple[EntryPoint, ...]:
+        """The group's entry points, scanned again when ``sys.path`` changed (a scan takes tens of ms)."""
+        path = tuple(sys.path)
+        if rescan or self._scanned is None or self._scanned[0] != path:
+            self._scanned = (path, tuple(entry_points(group=self.group)))
+        return self._scanned[1]
