@@ -223,7 +223,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
 table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border: 1px solid #ccc; padding: .3rem .5rem;
 vertical-align: top; text-align: left; }} td:last-child {{ font-size: .85em; }}
 table.measured {{ margin: 0; font-family: monospace; }} table.measured th, table.measured td {{ padding: .1rem .4rem;
-border-color: #e4e4e4; font-weight: normal; }} table.measured th {{ color: #555; }}
+border-color: #e4e4e4; font-weight: normal; font-size: 1em; }} table.measured th {{ color: #555; }}
 details {{ margin-top: .3rem; }} summary {{ cursor: pointer; color: #555; }}
 tr.failed td:nth-child(2), p.failed {{ color: #b00; }} tr.known td:nth-child(2) {{ color: #a60; }} figure img {{ max-width: 100%; }}
 figcaption {{ font-style: italic; }}
