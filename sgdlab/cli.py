@@ -1,4 +1,4 @@
-"""The ``sgdlab`` command line: ``sgdlab reproduce`` and ``sgdlab sweep``."""
+"""The ``sgdlab`` command line: ``sgdlab reproduce``, ``sgdlab sweep`` and ``sgdlab list``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from sgdlab import report, reproduce
+from sgdlab import __version__, notebooks, report, reproduce
 
 
 def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:
@@ -39,17 +39,29 @@ def _sweep(args: argparse.Namespace) -> int:
     return _print_outcomes(outcomes, time.perf_counter() - start)
 
 
+def _list(args: argparse.Namespace) -> int:
+    for nb in notebooks.find(folder=args.notebooks):
+        print(f"{nb.stem}  {nb}")
+    return 0
+
+
+def _notebooks_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--notebooks", type=Path, metavar="DIR",
+                        help="folder of the notebooks (default: notebooks/ of a checkout, else those installed)")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", metavar="NAME",
                         help="where runs go: local (default), dask://HOST:PORT, submitit[:FOLDER]")
     parser.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: one per core)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder")
-    parser.add_argument("--notebooks", type=Path, metavar="DIR", help="folder of the notebooks (default: notebooks/)")
+    _notebooks_option(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sgdlab`` console script."""
     parser = argparse.ArgumentParser(prog="sgdlab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sgdlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     rep = commands.add_parser("reproduce", help="run every finding notebook, check its claims, write an index")
     rep.add_argument("--profile", default="quick", help="quick (default; CPU) or paper (GPU)")
@@ -62,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="a parameter and its values (YAML/JSON literals, as papermill's -p); repeat per parameter")
     _common(swp)
     swp.set_defaults(handler=_sweep)
+    lst = commands.add_parser("list", help="the finding notebooks and where they are")
+    _notebooks_option(lst)
+    lst.set_defaults(handler=_list)
     args = parser.parse_args(argv)
     try:
         if args.command == "sweep" and any(len(p) < 2 for p in args.parameter):

@@ -1,15 +1,20 @@
-"""Datasets as in-memory tensors: MNIST-1D (generated offline), MNIST, Fashion-MNIST and CIFAR-10.
+"""Datasets as in-memory tensors: MNIST-1D (generated offline), MNIST, Fashion-MNIST, CIFAR-10 and your own.
 
 :func:`load` applies the papers' preparation in this order: hold-out split, training subset, random-label
 corruption, standardisation (statistics of the final training set). :func:`augment` is the CIFAR
 augmentation of Jastrzębski et al. (4-pixel shifts, horizontal flips), applied per batch.
+:func:`register` adds a dataset of your own under a name (also through the entry-point group
+``sgdlab.datasets``, see :mod:`sgdlab.registry`); :func:`names` lists every name.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +22,15 @@ import numpy as np
 import torch
 
 from sgdlab.paths import datasets_dir
+from sgdlab.registry import Registry
 
-DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10")
+DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10")  # built in; names() adds yours
 HOLDOUTS: tuple[str, ...] = ("test", "validation")
-NUM_CLASSES = 10  # all four datasets
+NUM_CLASSES = 10  # all four built-in datasets
+
+Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+# What a registered loader returns: (x_train, y_train, x_test, y_test), or (train, test) Datasets of (x, y) pairs.
+Loaded = Tensors | tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]
 
 # Share of the training set held out by ``holdout="validation"``: the papers' 45k/5k (CIFAR-10) and 50k/10k
 # (MNIST, Fashion-MNIST) splits, and 3600/400 for MNIST-1D.
@@ -32,33 +42,45 @@ _SPLIT, _SUBSET, _NOISE = 0, 1, 2
 _SHIFT = 4  # augmentation: largest shift in pixels
 
 
+def _read_idx(path: Path) -> object:
+    """One MNIST-like IDX file, read as torchvision reads it."""
+    from torchvision.datasets import mnist
+
+    return (mnist.read_image_file if "images" in path.name else mnist.read_label_file)(str(path))
+
+
+def _read_pickle(path: Path) -> object:
+    """One file of CIFAR-10's python version, read as torchvision reads it."""
+    with open(path, "rb") as file:
+        return pickle.load(file, encoding="latin1")
+
+
 @dataclass(frozen=True)
 class _Files:
-    """Where torchvision keeps a dataset under the root, and what a user can put there by hand."""
+    """Where torchvision keeps a dataset under the root, what a user can put there by hand, how one file reads."""
 
     torchvision_class: str
     folder: str
     files: tuple[str, ...]
     archives: str
+    read: Callable[[Path], object]
 
 
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {
-    "mnist": _Files(
-        "MNIST", "MNIST/raw",
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-        "or the official .gz files of the same names, which are extracted",
-    ),
-    "fashion_mnist": _Files(
-        "FashionMNIST", "FashionMNIST/raw",
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-        "or the official .gz files of the same names, which are extracted",
-    ),
+    "mnist": _Files("MNIST", "MNIST/raw", _MNIST_FILES,
+                    "or the official .gz files of the same names, which are extracted", _read_idx),
+    "fashion_mnist": _Files("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES,
+                            "or the official .gz files of the same names, which are extracted", _read_idx),
     "cifar10": _Files(
         "CIFAR10", "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
-        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted",
+        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted", _read_pickle,
     ),
 }
+# What reading a damaged file raises, in numpy, pickle and torchvision's readers (which also assert).
+_DAMAGED = (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, AssertionError,
+            pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +112,59 @@ class Data:
         return len(self.input_shape) == 3
 
 
+@dataclass(frozen=True)
+class _Registered:
+    loader: Callable[[], Loaded]
+    num_classes: int
+    validation_fraction: float
+
+
+_USER: Registry[_Registered] = Registry("dataset", "sgdlab.datasets", "sgdlab.data", DATASETS)
+
+
+def register(
+    name: str,
+    loader: Callable[[], Loaded],
+    *,
+    version: str,
+    num_classes: int,
+    validation_fraction: float = 0.1,
+    replace: bool = False,
+) -> None:
+    """Make ``loader`` available as dataset ``name`` to :func:`load` and ``RunConfig(dataset=name)``.
+
+    loader: called without arguments each time the dataset is loaded; returns ``(x_train, y_train, x_test,
+    y_test)`` (floating-point inputs ``(n, ...)``, the same example shape in both splits, integer labels
+    ``(n,)`` in ``0..num_classes - 1``) or ``(train, test)`` map-style ``torch.utils.data.Dataset`` objects of
+    ``(x, y)`` pairs, which are stacked. Inputs become float32, labels int64; a wrong shape, dtype or label
+    is a ValueError when the dataset is loaded. version: a non-empty string that enters the hash of every
+    run on this dataset; change it whenever the loader's data change. validation_fraction: the share of
+    the training set that ``holdout="validation"`` holds out. replace: allow replacing a registration.
+    """
+    if not callable(loader):
+        raise ValueError(f"loader of dataset {name!r} must be callable; got {loader!r}")
+    if not _is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"num_classes of dataset {name!r} must be a positive integer; got {num_classes!r}")
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction of dataset {name!r} must be in (0, 1); got {validation_fraction!r}")
+    _USER.add(name, _Registered(loader, num_classes, validation_fraction), version, replace)
+
+
+def unregister(name: str) -> None:
+    """Forget the registered dataset ``name`` (ValueError when it is not registered)."""
+    _USER.remove(name)
+
+
+def names() -> tuple[str, ...]:
+    """Every dataset name: built in, registered, and declared by an installed package's entry point."""
+    return _USER.names()
+
+
+def version(name: str) -> str:
+    """The version of dataset ``name`` that enters a run's hash: ``""`` for a built-in dataset."""
+    return _USER.version(name)
+
+
 def load(
     name: str = "mnist1d",
     *,
@@ -110,18 +185,24 @@ def load(
     standardize: subtract the per-feature training mean and divide by the global std of the training set
     (``np.std`` of the raw training data, as in the papers' code); the test set gets the same transform.
     """
-    _check_arguments(name, train_size, label_noise, holdout, seed)
+    registered = _USER.get(name)  # ValueError for an unknown name; None for a built-in one
+    _check_arguments(train_size, label_noise, holdout, seed)
     root = datasets_dir() if root is None else Path(root).expanduser()
-    x_train, y_train, x_test, y_test = _read_mnist1d(root) if name == "mnist1d" else _read_torchvision(name, root)
+    if registered is not None:
+        x_train, y_train, x_test, y_test = _read_registered(name, registered)
+        num_classes, fraction = registered.num_classes, registered.validation_fraction
+    else:
+        x_train, y_train, x_test, y_test = _read_mnist1d(root) if name == "mnist1d" else _read_torchvision(name, root)
+        num_classes, fraction = NUM_CLASSES, _VALIDATION_FRACTION[name]
     if holdout == "validation":
-        x_train, y_train, x_test, y_test = _validation_split(x_train, y_train, _VALIDATION_FRACTION[name], seed)
+        x_train, y_train, x_test, y_test = _validation_split(x_train, y_train, fraction, seed)
     if train_size is not None:
         keep = _subset(len(y_train), train_size, seed)
         x_train, y_train = x_train[keep], y_train[keep]
-    y_train, corrupted = _corrupt_labels(y_train, label_noise, NUM_CLASSES, seed)
+    y_train, corrupted = _corrupt_labels(y_train, label_noise, num_classes, seed)
     if standardize:
         x_train, x_test = _standardize(x_train, x_test)
-    return Data(name, x_train, y_train, x_test, y_test, NUM_CLASSES, corrupted)
+    return Data(name, x_train, y_train, x_test, y_test, num_classes, corrupted)
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -145,9 +226,7 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def _check_arguments(name: str, train_size: int | None, label_noise: float, holdout: str, seed: int) -> None:
-    if name not in DATASETS:
-        raise ValueError(f"dataset {name!r} is unknown; choose one of: {', '.join(DATASETS)}")
+def _check_arguments(train_size: int | None, label_noise: float, holdout: str, seed: int) -> None:
     if holdout not in HOLDOUTS:
         raise ValueError(f"holdout {holdout!r} is unknown; choose one of: {', '.join(HOLDOUTS)}")
     if not 0.0 <= label_noise < 1.0:
@@ -208,10 +287,22 @@ def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     path = root / "mnist1d" / "mnist1d.npz"
     if not path.is_file():
         _save_npz(path, _generate_mnist1d())
-    with np.load(path) as arrays:
-        signals = {key: torch.from_numpy(arrays[key].astype(np.float32)).unsqueeze(1) for key in ("x", "x_test")}
-        labels = {key: torch.from_numpy(arrays[key].astype(np.int64)) for key in ("y", "y_test")}
-    return signals["x"], labels["y"], signals["x_test"], labels["y_test"]
+    try:
+        with np.load(path) as arrays:
+            x, y, x_test, y_test = (arrays[key] for key in ("x", "y", "x_test", "y_test"))
+        if x.ndim != 2 or x_test.ndim != 2 or y.shape != x.shape[:1] or y_test.shape != x_test.shape[:1]:
+            raise ValueError(f"arrays of shapes x {x.shape}, y {y.shape}, x_test {x_test.shape}, "
+                             f"y_test {y_test.shape} are not signals (n, length) with n labels")
+    except _DAMAGED as error:
+        raise ValueError(_damaged_message(path, error, "delete it and it is generated again")) from error
+    signals = [torch.from_numpy(a.astype(np.float32)).unsqueeze(1) for a in (x, x_test)]
+    labels = [torch.from_numpy(a.astype(np.int64)) for a in (y, y_test)]
+    return signals[0], labels[0], signals[1], labels[1]
+
+
+def _damaged_message(path: Path, error: BaseException, remedy: str) -> str:
+    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"{path} cannot be read ({reason}); the file is damaged: {remedy}"
 
 
 def _generate_mnist1d() -> dict[str, np.ndarray]:
@@ -254,11 +345,24 @@ def _read_torchvision(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor
     try:
         train = dataset_class(root, train=True, download=download)
         test = dataset_class(root, train=False, download=False)
-    except (OSError, RuntimeError) as error:
-        if not download:
-            raise
-        raise FileNotFoundError(_missing_message(name, root, files)) from error
-    return (*_images_and_labels(train), *_images_and_labels(test))
+        arrays = (*_images_and_labels(train), *_images_and_labels(test))
+    except _DAMAGED as error:
+        if download and isinstance(error, (OSError, RuntimeError)):
+            raise FileNotFoundError(_missing_message(name, root, files)) from error
+        raise ValueError(_unreadable_message(name, root, files, error)) from error
+    return arrays
+
+
+def _unreadable_message(name: str, root: Path, files: _Files, error: BaseException) -> str:
+    """Name the first file of ``files`` that does not read, or the folder when each reads on its own."""
+    remedy = "delete it and it is downloaded again (or put the official file there)"
+    for file in files.files:
+        try:
+            files.read(root / files.folder / file)
+        except _DAMAGED as damaged:
+            return f"dataset {name!r}: " + _damaged_message(root / files.folder / file, damaged, remedy)
+    return (f"dataset {name!r} cannot be read from {root / files.folder} ({type(error).__name__}: {error}); "
+            f"a file there is damaged or not the official one: delete the folder and it is downloaded again")
 
 
 def _missing_message(name: str, root: Path, files: _Files) -> str:
@@ -275,3 +379,68 @@ def _images_and_labels(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:
     images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(dataset.targets, dtype=torch.int64)
     return images.to(torch.float32).div_(255).contiguous(), labels
+
+
+def _read_registered(name: str, registered: _Registered) -> Tensors:
+    """A registered loader's output as checked float32 inputs and int64 labels."""
+    loaded = registered.loader()
+    if _is_pair_of_datasets(loaded):
+        loaded = (*_stack(name, "train", loaded[0]), *_stack(name, "test", loaded[1]))
+    if not (isinstance(loaded, Sequence) and len(loaded) == 4 and all(isinstance(t, torch.Tensor) for t in loaded)):
+        raise ValueError(f"the loader of dataset {name!r} must return (x_train, y_train, x_test, y_test) tensors "
+                         f"or (train, test) torch Datasets; got {_describe(loaded)}")
+    x_train, y_train, x_test, y_test = loaded
+    x_train, y_train = _checked_split(name, "train", x_train, y_train, registered.num_classes)
+    x_test, y_test = _checked_split(name, "test", x_test, y_test, registered.num_classes)
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise ValueError(f"dataset {name!r}: test examples have shape {tuple(x_test.shape[1:])}, training examples "
+                         f"{tuple(x_train.shape[1:])}; they must be the same")
+    return x_train, y_train, x_test, y_test
+
+
+def _is_pair_of_datasets(loaded: object) -> bool:
+    return (isinstance(loaded, Sequence) and len(loaded) == 2
+            and all(isinstance(d, torch.utils.data.Dataset) for d in loaded))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return f"{type(value).__name__} of {len(value)}: ({', '.join(type(v).__name__ for v in value)})"
+    return type(value).__name__
+
+
+def _stack(name: str, split: str, dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A map-style Dataset of ``(x, y)`` pairs as stacked tensors ``(n, ...)`` and ``(n,)``."""
+    try:
+        items = [dataset[i] for i in range(len(dataset))]
+    except TypeError as error:
+        raise ValueError(f"dataset {name!r}: the {split} Dataset must have a length and be indexable by "
+                         f"position: {error}") from error
+    if not items or not all(isinstance(item, Sequence) and len(item) == 2 for item in items):
+        raise ValueError(f"dataset {name!r}: the {split} Dataset must hold (x, y) pairs, at least one")
+    try:
+        return (torch.stack([torch.as_tensor(x) for x, _ in items]),
+                torch.stack([torch.as_tensor(y) for _, y in items]))
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(f"dataset {name!r}: the {split} Dataset's pairs do not stack into tensors: {error}") from error
+
+
+def _checked_split(
+    name: str, split: str, x: torch.Tensor, y: torch.Tensor, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs as float32 ``(n, ...)`` and labels as int64 ``(n,)``; ValueError saying what is wrong."""
+    where = f"dataset {name!r}, {split} split"
+    if not x.is_floating_point() or x.dim() < 2 or len(x) == 0:
+        raise ValueError(f"{where}: inputs must be a floating-point tensor (n, ...) with n >= 1 and at least one "
+                         f"feature dimension; got {x.dtype} of shape {tuple(x.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.dim() != 1:
+        raise ValueError(f"{where}: labels must be an integer tensor (n,); got {y.dtype} of shape {tuple(y.shape)}")
+    if len(y) != len(x):
+        raise ValueError(f"{where}: {len(x)} inputs but {len(y)} labels")
+    outside = y[(y < 0) | (y >= num_classes)]
+    if len(outside):
+        raise ValueError(f"{where}: labels must be in 0..{num_classes - 1} (num_classes={num_classes}); "
+                         f"found {outside[0].item()} ({len(outside)} labels outside)")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{where}: inputs hold NaN or infinite values")
+    return x.detach().to("cpu", torch.float32).contiguous(), y.detach().to("cpu", torch.int64)

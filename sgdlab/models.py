@@ -3,17 +3,23 @@
 Initialisation follows the papers' Keras code: Glorot-uniform weights and zero biases everywhere, except
 ResNet-32's convolutions, which are He-normal (std sqrt(2 / fan_in); Keras 2.1 truncated that normal at
 2 std, we do not). BatchNorm starts at weight 1, bias 0 (the defaults of both frameworks).
+:func:`register` adds a builder of your own under a name (also through the entry-point group
+``sgdlab.models``, see :mod:`sgdlab.registry`); such models keep the builder's own initialisation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import torch
 from torch import nn
+
+from sgdlab.registry import Registry
 
 Init = Callable[[torch.Tensor], Any]
 
@@ -39,19 +45,99 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     building leaves the caller's global RNG untouched. ``options`` and their defaults, per model:
     mlp: width=100, depth=2; cnn: width=32; resnet32: batch_norm=False; vgg11: batch_norm=True; none for
     simplecnn and simplecnn_medium. Image-only models (all but mlp and cnn) need ``(C, H, W)``.
+    A registered model gets ``options`` as keyword arguments of its builder.
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"model {name!r} is unknown; choose one of: {', '.join(MODELS)}")
+    registered = _USER.get(name)  # ValueError for an unknown name; None for a built-in one
+    if registered is not None:
+        return _build_registered(name, registered, input_shape, num_classes, seed, options)
     spec = _REGISTRY[name]
     input_shape = _check_shape(name, input_shape, spec.image_only)
-    if not _is_int(num_classes) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
+    _check_num_classes(num_classes)
     chosen = _check_options(name, spec.options, options)
-    with torch.random.fork_rng(devices=[]):  # CPU only: models are built on the CPU
-        torch.default_generator.manual_seed(seed)  # not torch.manual_seed, which would reseed CUDA too
+    with _seeded(seed):
         model = spec.make(input_shape, num_classes, **chosen)
         _initialise(model, spec.conv_init)
     return model
+
+
+Builder = Callable[..., nn.Module]
+
+
+def register(name: str, builder: Builder, *, version: str, replace: bool = False) -> None:
+    """Make ``builder`` available as model ``name`` to :func:`build` and ``RunConfig(model=name)``.
+
+    builder: called as ``builder(input_shape, num_classes, **options)`` (``options`` from
+    ``RunConfig.model_options``) with torch's CPU generator seeded by the run's seed; returns an
+    ``nn.Module`` mapping ``(N, *input_shape)`` to logits ``(N, num_classes)``, which :func:`build`
+    checks on two zero examples. version: a non-empty string that enters the hash of every run with
+    this model; change it whenever the builder changes. replace: allow replacing a registration.
+    """
+    if not callable(builder):
+        raise ValueError(f"builder of model {name!r} must be callable; got {builder!r}")
+    _USER.add(name, builder, version, replace)
+
+
+def unregister(name: str) -> None:
+    """Forget the registered model ``name`` (ValueError when it is not registered)."""
+    _USER.remove(name)
+
+
+def names() -> tuple[str, ...]:
+    """Every model name: built in, registered, and declared by an installed package's entry point."""
+    return _USER.names()
+
+
+def version(name: str) -> str:
+    """The version of model ``name`` that enters a run's hash: ``""`` for a built-in model."""
+    return _USER.version(name)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Torch's CPU generator starts at ``seed`` inside, and is as before afterwards."""
+    with torch.random.fork_rng(devices=[]):  # CPU only: models are built on the CPU
+        torch.default_generator.manual_seed(seed)  # not torch.manual_seed, which would reseed CUDA too
+        yield
+
+
+def _check_num_classes(num_classes: object) -> None:
+    if not _is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
+
+
+def _build_registered(
+    name: str, builder: Builder, input_shape: tuple[int, ...], num_classes: int, seed: int, options: dict[str, Any]
+) -> nn.Module:
+    """Build a registered model, checking its options against the builder's signature and its output shape."""
+    input_shape = _check_shape(name, input_shape, image_only=False)
+    _check_num_classes(num_classes)
+    try:
+        inspect.signature(builder).bind(input_shape, num_classes, **options)
+    except TypeError as error:
+        raise ValueError(f"model {name!r} does not take the options {options}: {error}") from error
+    with _seeded(seed):
+        model = builder(input_shape, num_classes, **options)
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"the builder of model {name!r} must return a torch.nn.Module; got {type(model).__name__}")
+    _check_output(name, model, input_shape, num_classes)
+    return model
+
+
+@torch.no_grad()
+def _check_output(name: str, model: nn.Module, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """A forward pass of two zero examples in eval mode must give logits ``(2, num_classes)``."""
+    training = model.training
+    model.eval()
+    try:
+        out = model(torch.zeros(2, *input_shape))
+    except RuntimeError as error:
+        raise ValueError(f"model {name!r} fails on inputs of shape (N, *{input_shape}): {error}") from error
+    finally:
+        model.train(training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model {name!r} must map inputs (N, *{input_shape}) to logits (N, {num_classes}); "
+                         f"for N=2 it returned {shape}")
 
 
 def _float_state(model: nn.Module) -> list[torch.Tensor]:
@@ -237,4 +323,5 @@ _REGISTRY: Mapping[str, _Spec] = MappingProxyType({
     "vgg11": _Spec(_vgg11, {"batch_norm": True}, image_only=True),
 })
 
-MODELS: tuple[str, ...] = tuple(_REGISTRY)
+MODELS: tuple[str, ...] = tuple(_REGISTRY)  # built in; names() adds yours
+_USER: Registry[Builder] = Registry("model", "sgdlab.models", "sgdlab.models", MODELS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,16 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+from traitlets.config import Config
 
 from sgdlab import executors, profiles
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+_PACKAGE = Path(__file__).resolve().parent
 STATUS_FILE = "status.json"
 
 
+def default_folder() -> Path:
+    """Where the finding notebooks are: ``notebooks/`` of this checkout, else those shipped in the package."""
+    checkout = _PACKAGE.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "notebooks"
+    return _PACKAGE / "_notebooks"  # an installed wheel: copied there by the build (setup.py)
+
+
 def find(only: list[str] | None = None, folder: Path | None = None) -> list[Path]:
-    """The finding notebooks (``NN_name.ipynb``) in order; ``only`` selects by name or number (``01``)."""
-    folder = Path(folder or NOTEBOOKS_DIR)
+    """The finding notebooks (``NN_name.ipynb``) in order; ``only`` selects by name or number (``01``).
+
+    folder: default :func:`default_folder`.
+    """
+    folder = Path(folder or default_folder())
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise ValueError(f"no notebooks (NN_name.ipynb) in {folder}")
@@ -73,10 +86,11 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
     parameters = {**parameters, "output_dir": str(output_dir)}
     start, error = time.perf_counter(), None
     try:
-        papermill.execute_notebook(
-            str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
-            cwd=str(notebook.resolve().parent), progress_bar=False,
-        )
+        with _kernel_settings() as settings:
+            papermill.execute_notebook(
+                str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
+                cwd=str(notebook.resolve().parent), progress_bar=False, **settings,
+            )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     except Exception as exc:  # a kernel that died or could not start: recorded like an error in a cell
@@ -84,6 +98,21 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
     execution = Execution(notebook.stem, str(output_dir), parameters, time.perf_counter() - start, error)
     (output_dir / STATUS_FILE).write_text(json.dumps(asdict(execution), indent=2, default=str) + "\n")
     return execution
+
+
+@contextmanager
+def _kernel_settings() -> Iterator[dict[str, Any]]:
+    """papermill settings that reach the kernel over Unix sockets (IPC) in a private temporary folder.
+
+    ipykernel's own advice for local kernels: nothing listens on TCP, where its messages would travel
+    unencrypted (and every kernel would print a warning saying so). Where Unix sockets are missing
+    (Windows), the kernel keeps jupyter's TCP default.
+    """
+    if os.name != "posix":
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="sgdlab-kernel-") as folder:
+        yield {"config": Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})}
 
 
 @contextmanager

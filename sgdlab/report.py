@@ -72,11 +72,86 @@ def measured(values: Any, prefix: str = "") -> list[str]:
     """Measured values as ``key: value`` lines (nested keys joined by dots, numbers to 4 significant digits)."""
     if isinstance(values, dict):
         return [line for k, v in values.items() for line in measured(v, f"{prefix}{k}.")]
-    if isinstance(values, list) and all(isinstance(v, (int, float)) for v in values):
-        text = "[" + ", ".join(_number(v) for v in values) + "]"
-    else:
-        text = _number(values) if isinstance(values, (int, float)) else json.dumps(values, ensure_ascii=False)
-    return [f"{prefix.rstrip('.')}: {text}"]
+    return [f"{prefix.rstrip('.')}: {_text(values)}"]
+
+
+_SHORT_LIST = 6  # numeric lists up to this length are headline values; longer ones are folded
+
+
+def split_measured(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The headline numbers a claim rests on (scalars, short numeric lists) and the nested rest, by key."""
+    headline = {k: v for k, v in values.items() if _is_scalar(v) or _is_short_list(v)}
+    return headline, {k: v for k, v in values.items() if k not in headline}
+
+
+def measured_markdown(values: dict[str, Any]) -> str:
+    """The compact form for ``index.md``: ``key: value; ...`` for headline values, a count for nested ones."""
+    headline, nested = split_measured(values)
+    parts = [f"{k}: {_text(v)}" for k, v in headline.items()]
+    parts += [f"{k}: {_size(v)} (in index.html)" for k, v in nested.items()]
+    return "; ".join(parts)
+
+
+def measured_html(values: dict[str, Any]) -> str:
+    """A key/value table of the headline values, then each nested value folded behind ``<details>``."""
+    headline, nested = split_measured(values)
+    parts = [_rows_table(headline)] if headline else []
+    parts += [f"<details><summary>{_e(k)} ({_e(_size(v))})</summary>{_nested_html(v)}</details>"
+              for k, v in nested.items()]
+    return "".join(parts)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _is_short_list(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) <= _SHORT_LIST
+            and all(isinstance(v, (int, float)) for v in value))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+        return "[" + ", ".join(_number(v) for v in value) + "]"
+    if isinstance(value, (int, float)):
+        return _number(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _size(value: Any) -> str:
+    """``"3 × 4"`` for a grid (a dict of dicts of scalars), else the number of values, e.g. ``"12 values"``."""
+    columns = _grid_columns(value)
+    if columns:
+        return f"{len(value)} × {len(columns)}"
+    n = len(measured(value)) if isinstance(value, dict) else len(value)
+    return f"{n} value{'s' * (n != 1)}"
+
+
+def _grid_columns(value: Any) -> list[str]:
+    """The column names of a grid (a non-empty dict of dicts of scalars), else ``[]``."""
+    if not (isinstance(value, dict) and value and all(isinstance(v, dict) and v for v in value.values())):
+        return []
+    if not all(_is_scalar(x) for row in value.values() for x in row.values()):
+        return []
+    return list(dict.fromkeys(k for row in value.values() for k in row))
+
+
+def _nested_html(value: Any) -> str:
+    columns = _grid_columns(value)
+    if columns:
+        head = "<tr><th></th>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
+        rows = "".join(f"<tr><th>{_e(k)}</th>" + "".join(f"<td>{_e(_text(row[c])) if c in row else ''}</td>"
+                                                        for c in columns) + "</tr>" for k, row in value.items())
+        return f"<table class='measured'>{head}{rows}</table>"
+    if isinstance(value, dict) and all(_is_scalar(v) for v in value.values()):
+        return _rows_table(value)
+    lines = measured(value) if isinstance(value, dict) else [_text(value)]
+    return "<br>".join(map(_e, lines))
+
+
+def _rows_table(values: dict[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_text(v))}</td></tr>" for k, v in values.items())
+    return f"<table class='measured'>{rows}</table>"
 
 
 def _number(value: int | float) -> str:
@@ -90,13 +165,13 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
     prov = results.provenance()
     head = (f"Profile `{profile}` · sgdlab {prov['version_sgdlab']} · commit `{prov['git_commit']}`"
             + (f" · {summary(outcomes, wall_time_s)}" if wall_time_s is not None else ""))
-    md = [f"# sgdlab reproduction ({profile} profile)", "", head, ""]
+    md = [f"# sgdlab reproduction ({_m(profile)} profile)", "", _m(head), ""]
     body = [f"<h1>sgdlab reproduction ({_e(profile)} profile)</h1>", f"<p>{_code(head)}</p>"]
     for o in outcomes:
         status = "ok" if o.execution.error is None else f"FAILED — {o.execution.error}"
         nb_link = f"{o.name}/{o.name}.ipynb"
-        md += [f"## {o.name}", "", f"Status: {status} · {o.execution.wall_time_s:.0f} s · executed notebook: "
-               f"[{nb_link}]({nb_link}) · regenerate: `{command(o.name, profile)}`", ""]
+        md += [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
+               f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile)}`", ""]
         body += [f"<h2 id='{_e(o.name)}'>{_e(o.name)}</h2>",
                  f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
                  f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(nb_link)}</a>"
@@ -106,11 +181,10 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
             body += ["<table><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
             for c in o.claims:
                 verdict = c.verdict + (f" — {c.known_failure}" if c.known_failure else "")
-                values = measured(c.measured)
-                md += [f"| {c.id} | {verdict} | {c.statement} | {'; '.join(values)} |".replace("\n", " ")]
+                md += [f"| {_m(c.id)} | {_m(verdict)} | {_m(c.statement)} | {_m(measured_markdown(c.measured))} |"]
                 row = "failed" if not c.as_expected else "known" if c.known_failure else "ok"
                 body += [f"<tr class='{row}'><td>{_e(c.id)}</td><td>{_e(verdict)}</td>"
-                         f"<td>{_e(c.statement)}</td><td>{'<br>'.join(map(_e, values))}</td></tr>"]
+                         f"<td>{_e(c.statement)}</td><td>{measured_html(c.measured)}</td></tr>"]
             md += [""]
             body += ["</table>"]
         elif o.execution.error is None:
@@ -118,7 +192,7 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
             body += ["<p>No claims were recorded.</p>"]
         for fig in o.figures:
             png, pdf = f"{o.name}/{fig['png']}", f"{o.name}/{fig['pdf']}"
-            md += [f"![{fig['caption']}]({png})", "", f"*{fig['caption']}* ([PDF]({pdf}); "
+            md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
                    f"`{command(o.name, profile)}`)", ""]
             body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
                      f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)</figcaption></figure>"]
@@ -129,6 +203,11 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
 
 def _e(text: str) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _m(text: str) -> str:
+    """Text for Markdown: no HTML (``<``, ``>``, ``&`` as entities), ``|`` that cannot end a table cell, one line."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _code(text: str) -> str:
@@ -142,7 +221,10 @@ _PAGE = """<!doctype html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border: 1px solid #ccc; padding: .3rem .5rem;
-vertical-align: top; text-align: left; }} td:last-child {{ font-family: monospace; font-size: .85em; }}
+vertical-align: top; text-align: left; }} td:last-child {{ font-size: .85em; }}
+table.measured {{ margin: 0; font-family: monospace; }} table.measured th, table.measured td {{ padding: .1rem .4rem;
+border-color: #e4e4e4; font-weight: normal; font-size: 1em; }} table.measured th {{ color: #555; }}
+details {{ margin-top: .3rem; }} summary {{ cursor: pointer; color: #555; }}
 tr.failed td:nth-child(2), p.failed {{ color: #b00; }} tr.known td:nth-child(2) {{ color: #a60; }} figure img {{ max-width: 100%; }}
 figcaption {{ font-style: italic; }}
 </style></head>

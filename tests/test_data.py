@@ -3,6 +3,7 @@ torchvision datasets on tiny files in their real on-disk formats, and bad input.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
@@ -265,3 +266,70 @@ def test_incomplete_dataset_is_downloaded_or_explained(tmp_path, offline):
     os.remove(tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte")
     with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
         load("mnist", root=tmp_path)
+
+
+# --- damaged dataset files: the file is named, with what to do ----------------------------------------
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+_SIGNALS = dict(x=np.zeros((4, 40)), y=np.zeros(4), x_test=np.zeros((2, 40)), y_test=np.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a zip file at all", "cannot be read"),
+        (_npz_bytes(**_SIGNALS)[:100], "cannot be read"),  # truncated
+        (_npz_bytes(x=np.zeros((4, 40))), "KeyError"),  # a key missing
+        (_npz_bytes(**_SIGNALS | {"y": np.zeros(3)}), r"y \(3,\)"),  # labels do not match the signals
+        (b"", "cannot be read"),
+    ],
+)
+def test_damaged_mnist1d_file_is_named_with_what_to_do(tmp_path, content, reason):
+    path = tmp_path / "mnist1d" / "mnist1d.npz"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=reason) as error:
+        load(root=tmp_path)
+    assert str(path) in str(error.value) and "delete it and it is generated again" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("file", "damage"),
+    [
+        ("train-images-idx3-ubyte", lambda b: b[: len(b) // 2]),  # truncated: torchvision's reshape fails
+        ("t10k-labels-idx1-ubyte", lambda b: b"\x00\x00\x07\x07" + b[4:]),  # bad magic: a bare assert
+        ("t10k-images-idx3-ubyte", lambda b: b""),
+    ],
+)
+def test_damaged_mnist_file_is_named_with_what_to_do(tmp_path, offline, file, damage):
+    _write_mnist_like(tmp_path, "FashionMNIST", np.random.default_rng(0))
+    path = tmp_path / "FashionMNIST" / "raw" / file
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError) as error:
+        load("fashion_mnist", root=tmp_path)
+    message = str(error.value)
+    assert message.startswith(f"dataset 'fashion_mnist': {path} cannot be read")
+    assert "delete it and it is downloaded again" in message and not offline
+
+
+def test_damaged_cifar10_file_is_named_with_what_to_do(tmp_path, offline, monkeypatch):
+    _write_cifar10(tmp_path, np.random.default_rng(0))
+    check_exists = torchvision.datasets.cifar.check_integrity
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda fpath, md5=None: check_exists(fpath))
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ValueError, match=f"dataset 'cifar10': {path} cannot be read .*delete it and it is downloaded"):
+        load("cifar10", root=tmp_path)
+
+
+def test_cifar10_files_failing_the_checksum_name_the_folder(tmp_path, offline):
+    _write_cifar10(tmp_path, np.random.default_rng(0))  # readable files, but not the official ones
+    folder = tmp_path / "cifar-10-batches-py"
+    with pytest.raises(ValueError, match=f"cannot be read from {folder} .*delete the folder and it is downloaded"):
+        load("cifar10", root=tmp_path)
+    assert not offline

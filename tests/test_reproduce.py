@@ -126,3 +126,18 @@ def test_bad_input_is_one_error_line_before_anything_runs(args, message, noteboo
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("sgdlab: error: ") and message in err
     assert not (tmp_path / "out").exists()
+
+
+def test_kernels_print_no_warning_and_leave_no_socket_files(notebooks_dir, tmp_path, capfd):
+    from sgdlab import notebooks
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook(folder, "01_quiet", 'output_dir = ""', 'print("hello")')
+    execution = notebooks.execute(folder / "01_quiet.ipynb", tmp_path / "out", {})
+    assert execution.error is None
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out and "WARNING" not in captured.err
+    executed = nbformat.read(tmp_path / "out" / "01_quiet.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "hello\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["01_quiet.ipynb"]  # no kernel-ipc-N sockets beside it
