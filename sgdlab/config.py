@@ -127,8 +127,8 @@ def validate(config: RunConfig, n_train: int | None = None, n_params: int | None
 
 
 def _check_types(config: RunConfig) -> None:
-    checks.choice("dataset", config.dataset, data.DATASETS)
-    checks.choice("model", config.model, models.MODELS)
+    checks.choice("dataset", config.dataset, data.names())
+    checks.choice("model", config.model, models.names())
     checks.choice("loss", config.loss, losses.LOSSES)
     checks.choice("dtype", config.dtype, DTYPES)
     checks.choice("bn_mode", config.bn_mode, curvature.BN_MODES)
@@ -259,9 +259,12 @@ def from_json(text: str) -> RunConfig:
 
 
 def config_hash(config: RunConfig) -> str:
-    """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes)."""
+    """A short hash of the fields that differ from their defaults (new defaulted fields keep old hashes),
+    and of the version strings of a registered dataset and model (:func:`sgdlab.data.register`)."""
     defaults = _fields(type(config)())
     changed = {name: value for name, value in _fields(config).items() if value != defaults[name]}
+    versions = {"dataset_version": data.version(config.dataset), "model_version": models.version(config.model)}
+    changed |= {name: value for name, value in versions.items() if value}
     text = json.dumps({"cache_version": CACHE_VERSION, **changed}, sort_keys=True, default=_encode)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -95,7 +95,7 @@ def test_registered_model_is_built_by_seed_with_its_options(registered):
 
 def test_run_with_registered_dataset_and_model_end_to_end(registered):
     config = sgdlab.RunConfig(dataset="mine", model="mine", epochs=2, batch_size=8, top_k=2, hessian_size=16,
-                              hessian_batch=16)
+                              hessian_batch_size=16)
     ds = sgdlab.run(config, cache=False)
     assert ds.sizes["eig"] == 2 and ds["lambda"].notnull().all()
     assert float(ds["train_loss"].isel(step=-1)) < float(ds["train_loss"].isel(step=0))
@@ -231,7 +231,7 @@ def test_entry_points_are_found_and_loaded_on_first_lookup(plugin):
     assert "plugin_data" in data.names() and "plugin_model" in models.names()
     assert "sgdlab_plugin_demo" not in sys.modules  # listed, not imported
     config = sgdlab.RunConfig(dataset="plugin_data", model="plugin_model", epochs=1, batch_size=10, top_k=1,
-                              hessian_size=10, hessian_batch=10)
+                              hessian_size=10, hessian_batch_size=10)
     assert sgdlab.run(config, cache=False)["lambda"].notnull().all()
     assert data.version("plugin_data") == models.version("plugin_model") == "0.3"
     with pytest.raises(ValueError, match="entry point 'sgdlab_plugin_demo' .* did not register model 'unregistering'"):
