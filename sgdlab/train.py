@@ -250,7 +250,7 @@ def measure(run: Run, step: int, final: bool = False) -> None:
         run.stopped_at = step
 
 
-def _stack(records: dict[int, Measurement], dim: str) -> tuple[dict, dict]:
+def stack_records(records: dict[int, Measurement], dim: str) -> tuple[dict, dict]:
     """Data variables and coordinates over ``dim`` from per-step records (NaN where a name was not recorded)."""
     steps = sorted(records)
     names = dict.fromkeys(name for m in records.values() for name in m)
@@ -271,11 +271,11 @@ def _stack(records: dict[int, Measurement], dim: str) -> tuple[dict, dict]:
 
 def assemble(run: Run, wall_time_s: float) -> xr.Dataset:
     """The run's Dataset: probes on ``step`` (with ``epoch``), per-step traces on ``iteration``."""
-    variables, coords = _stack(run.measured, "step")
+    variables, coords = stack_records(run.measured, "step")
     steps = np.asarray(sorted(run.measured))
     coords |= {"step": steps, "epoch": ("step", run.clock.epochs[steps])}
     if run.stepped:
-        per_step, per_step_coords = _stack(run.stepped, "iteration")
+        per_step, per_step_coords = stack_records(run.stepped, "iteration")
         iterations = np.asarray(sorted(run.stepped))
         variables |= per_step
         coords |= per_step_coords | {"iteration": iterations,
