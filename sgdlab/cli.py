@@ -60,7 +60,8 @@ def sweep_grid(parameters: list[list[str]], yaml_mappings: list[str]) -> dict[st
     for text in yaml_mappings:
         mapping = yaml.load(text, Loader=NoDatesSafeLoader) or {}
         if not isinstance(mapping, dict):
-            raise ValueError(f"-y takes a YAML mapping of parameters, e.g. 'learning_rates: [0.1, 0.2]'; got {text!r}")
+            raise ValueError(  # noqa: TRY004 (bad command-line input is a ValueError, printed in one line)
+                f"-y takes a YAML mapping of parameters, e.g. 'learning_rates: [0.1, 0.2]'; got {text!r}")
         for name, value in mapping.items():
             grid.setdefault(str(name), []).append(value)
     return grid

@@ -99,7 +99,7 @@ def load_cached(path: Path) -> xr.Dataset | None:
         return None
     try:
         return load(path)
-    except Exception as exc:  # h5py, h5netcdf and xarray raise OSError, ValueError, KeyError... on bad bytes
+    except Exception as exc:  # noqa: BLE001 (h5py, h5netcdf, xarray: OSError, KeyError, RuntimeError... on bad bytes)
         aside = path.with_name(f"{path.name}.corrupt")
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
         try:
