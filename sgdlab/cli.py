@@ -6,8 +6,10 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
+from papermill.iorw import NoDatesSafeLoader
 
 from sgdlab import __version__, notebooks, report, reproduce
 
@@ -31,9 +33,43 @@ def _reproduce(args: argparse.Namespace) -> int:
     return _print_outcomes(outcomes, time.perf_counter() - start)
 
 
+def papermill_value(text: str) -> Any:
+    """``text`` read as papermill's ``-p`` reads it: ``True``, ``False``, ``None``, an int, a float, else the text."""
+    if text in _PAPERMILL_CONSTANTS:
+        return _PAPERMILL_CONSTANTS[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+_PAPERMILL_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
+def sweep_grid(parameters: list[list[str]], yaml_mappings: list[str]) -> dict[str, list[Any]]:
+    """The grid of ``sgdlab sweep``: each ``-p NAME VALUE...`` and each key of each ``-y`` mapping adds values.
+
+    ``-p`` values are read as papermill's ``-p`` reads them (:func:`papermill_value`); ``-y`` takes a
+    YAML mapping, read as papermill's ``-y`` reads it, and adds one value per key, so lists are given there.
+    """
+    grid: dict[str, list[Any]] = {}
+    for name, *values in parameters:
+        grid.setdefault(name, []).extend(map(papermill_value, values))
+    for text in yaml_mappings:
+        mapping = yaml.load(text, Loader=NoDatesSafeLoader) or {}
+        if not isinstance(mapping, dict):
+            raise ValueError(  # noqa: TRY004 (bad command-line input is a ValueError, printed in one line)
+                f"-y takes a YAML mapping of parameters, e.g. 'learning_rates: [0.1, 0.2]'; got {text!r}")
+        for name, value in mapping.items():
+            grid.setdefault(str(name), []).append(value)
+    return grid
+
+
 def _sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    grid = {name: [yaml.safe_load(v) for v in values] for name, *values in args.parameter}
+    grid = sweep_grid(args.parameter or [], args.yaml or [])
     outcomes = reproduce.sweep(args.notebook, grid, args.out, executor=args.executor, jobs=args.jobs,
                                notebooks_dir=args.notebooks)
     return _print_outcomes(outcomes, time.perf_counter() - start)
@@ -70,8 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.set_defaults(handler=_reproduce)
     swp = commands.add_parser("sweep", help="run one notebook at every point of a parameter grid")
     swp.add_argument("notebook", help="notebook by name or number, e.g. 01")
-    swp.add_argument("-p", "--parameter", nargs="+", action="append", required=True, metavar=("NAME", "VALUE"),
-                     help="a parameter and its values (YAML/JSON literals, as papermill's -p); repeat per parameter")
+    swp.add_argument("-p", "--parameter", nargs="+", action="append", metavar=("NAME", "VALUE"),
+                     help="a parameter and its values, read as papermill's -p reads them (True/False/None, numbers, "
+                          "else text); repeat per parameter")
+    swp.add_argument("-y", "--yaml", action="append", metavar="MAPPING",
+                     help="a YAML mapping of parameters, one value each (e.g. lists), as papermill's -y; repeat "
+                          "for more values of one parameter")
     _common(swp)
     swp.set_defaults(handler=_sweep)
     lst = commands.add_parser("list", help="the finding notebooks and where they are")
@@ -79,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     lst.set_defaults(handler=_list)
     args = parser.parse_args(argv)
     try:
-        if args.command == "sweep" and any(len(p) < 2 for p in args.parameter):
+        if args.command == "sweep" and any(len(p) < 2 for p in args.parameter or []):
             raise ValueError("-p takes a parameter name and at least one value")
+        if args.command == "sweep" and not (args.parameter or args.yaml):
+            raise ValueError("give the grid with -p NAME VALUE... or -y MAPPING")
         return args.handler(args)
     except (ValueError, yaml.YAMLError) as exc:
         print(f"sgdlab: error: {exc}", file=sys.stderr)

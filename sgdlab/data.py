@@ -9,10 +9,8 @@ augmentation of Jastrzębski et al. (4-pixel shifts, horizontal flips), applied 
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sgdlab import atomic
 from sgdlab.paths import datasets_dir
 from sgdlab.registry import Registry
 
@@ -323,16 +322,13 @@ def _generate_mnist1d() -> dict[str, np.ndarray]:
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
+    """Write arrays to ``path`` atomically, with the mode the process umask gives (see :mod:`sgdlab.atomic`)."""
+
+    def write_to(tmp: Path) -> None:
+        with open(tmp, "wb") as file:  # a file object: np.savez would append ".npz" to a path
             np.savez(file, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    atomic.write(path, write_to)
 
 
 def _read_torchvision(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

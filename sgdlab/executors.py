@@ -14,15 +14,22 @@ that call :func:`sgdlab.run_grid` can be pointed at a cluster without changing t
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import multiprocessing
 import os
+import signal
 import socket
+import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -33,6 +40,7 @@ ENV_EXECUTOR = "SGDLAB_EXECUTOR"
 ENV_JOBS = "SGDLAB_JOBS"
 KINDS = ("local", "dask://HOST:PORT", "submitit[:FOLDER]")
 CONNECT_TIMEOUT_S = 5.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def default_name() -> str:
@@ -66,8 +74,8 @@ def _dask_address(name: str) -> str:
 def check(name: str) -> None:
     """Raise ValueError, in one line, when ``name`` is not an executor or its cluster cannot be reached.
 
-    A Dask scheduler is probed with a TCP connection (a few seconds at most), so a wrong address is
-    reported before any notebook or run starts.
+    A Dask scheduler is probed with a TCP connection (a few seconds at most), and submitit's parameters
+    are set on its executor, so a wrong address or parameter is reported before any notebook or run starts.
     """
     if name == "local":
         return
@@ -81,7 +89,9 @@ def check(name: str) -> None:
             raise ValueError(f"executor {name!r}: no Dask scheduler reachable at {parts.hostname}:{parts.port} "
                              f"({exc.strerror or exc})") from None
         return
-    if name == "submitit" or name.startswith("submitit:"):
+    if name == "submitit" or name.startswith(("submitit:", "submitit?")):
+        with tempfile.TemporaryDirectory() as scratch:  # submitit's local executor creates its folder
+            _submitit_executor(name, Path(scratch))
         return
     raise ValueError(f"executor {name!r} is unknown; choose one of: {', '.join(KINDS)}")
 
@@ -95,15 +105,35 @@ def open_executor(name: str, jobs: int | None = None) -> Iterator[Executor]:
     """
     check(name)
     if name == "local":
-        pool = ProcessPoolExecutor(max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=jobs or os.cpu_count(), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=end_with_parent, initargs=(os.getpid(),))
         with _shutdown(pool):
             yield pool
     elif name.startswith("dask://"):
         with _dask(_dask_address(name)) as executor:
             yield executor
     else:
-        with _submitit(name.removeprefix("submitit").removeprefix(":")) as executor:
+        with _submitit(name) as executor:
             yield executor
+
+
+def end_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """End this process when process ``parent`` dies, even by SIGKILL (the initializer of local workers).
+
+    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``, armed for the thread that started
+    this process: the pool's users keep it alive while the pool lives); everywhere, a daemon thread
+    polls the parent's pid every ``poll_s`` seconds and exits when this process has been orphaned.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=_exit_when_orphaned, args=(parent, poll_s), daemon=True, name="end-with-parent").start()
+
+
+def _exit_when_orphaned(parent: int, poll_s: float) -> None:
+    while os.getppid() == parent:  # false at once if the parent died before the signal was armed
+        time.sleep(poll_s)
+    os._exit(1)
 
 
 @contextmanager
@@ -137,17 +167,34 @@ class SubmititExecutor(Executor):
 
 
 @contextmanager
-def _submitit(spec: str) -> Iterator[Executor]:
-    submitit = _require("submitit")
-    parts = urlsplit(spec)
-    folder = Path(parts.path or paths.data_dir() / "submitit").expanduser().resolve()
-    parameters = {key: yaml.safe_load(value) for key, value in parse_qsl(parts.query)}
-    cluster = parameters.pop("cluster", None)
-    inner = submitit.AutoExecutor(folder=folder, cluster=cluster)
-    inner.update_parameters(**parameters)
-    executor = SubmititExecutor(inner)
+def _submitit(name: str) -> Iterator[Executor]:
+    executor = SubmititExecutor(_submitit_executor(name))
     with _shutdown(executor):
         yield executor
+
+
+def _submitit_executor(name: str, folder: Path | None = None) -> Any:
+    """submitit's ``AutoExecutor`` for ``submitit[:FOLDER][?key=value&...]``, its parameters set.
+
+    Values are YAML literals; submitit itself checks the keys and the types of its shared parameters.
+    Anything it refuses becomes one ValueError naming the executor. ``folder`` replaces FOLDER.
+    """
+    submitit = _require("submitit")
+    parts = urlsplit(name.removeprefix("submitit").removeprefix(":"))
+    folder = folder or Path(parts.path or paths.data_dir() / "submitit").expanduser().resolve()
+    parameters = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        try:
+            parameters[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ValueError(f"executor {name!r}: the value of {key}, {value!r}, is not a YAML literal") from None
+    cluster = parameters.pop("cluster", None)
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+        executor.update_parameters(**parameters)
+    except (AssertionError, NameError, RuntimeError, TypeError, ValueError) as exc:  # submitit's own checks
+        raise ValueError(f"executor {name!r}: {'; '.join(str(exc).splitlines())}") from None
+    return executor
 
 
 def _require(module: str) -> ModuleType:

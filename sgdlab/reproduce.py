@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -87,9 +88,32 @@ def grid_points(parameters: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]
 
 def point_name(point: Mapping[str, Any]) -> str:
     """A folder name for one grid point, e.g. ``lr=0.1,seed=1`` (characters unsafe in paths become ``-``)."""
-    text = ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}"
+    return re.sub(r"[^\w.=,+-]", "-", _point_text(point))
+
+
+def point_names(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One folder name per point, unique: :func:`point_name`, plus a short hash of the point where
+    replacing unsafe characters made two names alike (``dataset=a/b`` and ``dataset=a-b``).
+
+    Raises ValueError when two points still share a folder (the same point twice, or ``1`` and ``"1"``).
+    """
+    names = [point_name(p) for p in points]
+    shared = {n for n in names if names.count(n) > 1}
+    names = [f"{n}-{_point_hash(p)}" if n in shared and n != _point_text(p) else n for n, p in zip(names, points)]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"grid points {dict(points[names.index(name)])} and {dict(points[i])} would share the "
+                             f"folder {name}; give each value once")
+    return names
+
+
+def _point_text(point: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}"
                     for k, v in point.items())
-    return re.sub(r"[^\w.=,+-]", "-", text)
+
+
+def _point_hash(point: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | None = None, *,
@@ -107,10 +131,12 @@ def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | No
     points = grid_points(parameters)
     for point in points:
         check([nb], point, executor, jobs)
+    folders = point_names(points)
     out = Path(out or paths.data_dir() / "sweeps" / nb.stem).resolve()
     outcomes = []
     with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
-        for point in tqdm(points, desc=nb.stem, unit="point", disable=not progress):
-            notebooks.execute(nb, out / point_name(point), point)
-            outcomes.append(report.outcome(out / point_name(point)))
+        for point, folder in tqdm(zip(points, folders), total=len(points), desc=nb.stem, unit="point",
+                                  disable=not progress):
+            notebooks.execute(nb, out / folder, point)
+            outcomes.append(report.outcome(out / folder))
     return outcomes

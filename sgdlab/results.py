@@ -6,9 +6,9 @@ import glob
 import json
 import os
 import platform
-import socket
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sgdlab import paths
+from sgdlab import atomic, paths
+from sgdlab.atomic import remove_stale_temporaries  # noqa: F401 (part of this module's interface)
 from sgdlab.config import RunConfig, config_hash
 from sgdlab.version import __version__
 
@@ -56,48 +57,47 @@ def provenance() -> dict[str, str]:
     return {**versions, "git_commit": git_commit(), "python": platform.python_version(), "host": platform.node()}
 
 
-def _temporary_prefix(path: Path) -> str:
-    return f".{path.name}.{socket.gethostname()}.{os.getpid()}."
-
-
 def save(ds: xr.Dataset, path: Path) -> Path:
-    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then a rename.
+    """Write ``ds`` to ``path`` atomically (see :mod:`sgdlab.atomic`), with the mode the process umask gives."""
+    return atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
 
-    The temporary file is named after this host and process, so :func:`remove_stale_temporaries` can
-    tell one left by a killed writer from one still being written.
+
+def load_cached(path: Path) -> xr.Dataset | None:
+    """The cached run at ``path``, or ``None`` when there is none or it cannot be read.
+
+    An unreadable file (truncated, emptied, corrupted) is moved aside to ``<name>.corrupt``, kept for
+    inspection, with one warning naming it, so the caller recomputes the run.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
-    os.close(fd)
+    if not path.exists():
+        return None
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return load(path)
+    except Exception as exc:  # noqa: BLE001 (h5py, h5netcdf, xarray: OSError, KeyError, RuntimeError... on bad bytes)
+        aside = path.with_name(f"{path.name}.corrupt")
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        try:
+            os.replace(path, aside)
+        except FileNotFoundError:  # another process moved it aside first
+            return None
+        warnings.warn(f"unreadable cache file {path} ({reason}) moved to {aside.name}; recomputing it",
+                      RuntimeWarning, stacklevel=2)
+        return None
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary files that :func:`save` calls on this host left in ``folder`` before being killed."""
-    removed = []
-    for tmp in Path(folder).glob(".*.tmp"):
-        head, pid, _, _ = tmp.name.rsplit(".", 3)
-        if head.endswith(f".{socket.gethostname()}") and pid.isdigit() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
+def check_writable(folder: Path) -> None:
+    """Raise ValueError, naming ``folder``, unless files can be created in it (it is created if missing).
 
-
-def _alive(pid: int) -> bool:
+    Tried for real (a temporary file created and removed): permission bits do not tell, e.g. for root
+    or on a read-only mount.
+    """
+    folder = Path(folder)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"the run cache {folder} is not writable ({exc.strerror or exc}); make it writable, "
+                         "or point SGDLAB_DATA at a folder you can write to") from None
 
 
 PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")

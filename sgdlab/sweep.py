@@ -58,10 +58,12 @@ def run_grid(
     missing: dict[str, RunConfig] = {}
     for config in configs:
         path = results.run_path(config, cache_dir)
-        if path.exists():
-            done[path.stem] = results.load(path)
+        if (ds := results.load_cached(path)) is not None:
+            done[path.stem] = ds
         else:
             missing.setdefault(path.stem, config)
+    if missing:
+        results.check_writable(cache_dir)
     bar = tqdm(total=len(missing), desc="runs", unit="run", disable=not progress or not missing)
     if name == "local" and (len(missing) <= 1 or jobs == 1):
         for key, config in missing.items():

@@ -352,8 +352,9 @@ def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) 
     if not cache:
         return train(config, progress)
     path = results.run_path(config, None if cache is True else Path(cache))
-    if path.exists():
-        return results.load(path)
+    if (cached := results.load_cached(path)) is not None:
+        return cached
+    results.check_writable(path.parent)
     ds = train(config, progress)
     results.save(ds, path)
     return ds

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import papermill.cli
 import pytest
 
 from sgdlab import cli
@@ -118,6 +119,10 @@ def test_sweep_executes_one_notebook_per_grid_point(notebooks_dir, tmp_path, cap
         (["sweep", "01", "-p", "lr", "0.1"], "01_line has no parameter lr; its parameters: profile, slope, output_dir"),
         (["sweep", "01", "-p", "profile", "quick", "huge"], "profile 'huge' is unknown"),
         (["sweep", "01", "-p", "slope"], "-p takes a parameter name and at least one value"),
+        (["sweep", "01"], "give the grid with -p NAME VALUE... or -y MAPPING"),
+        (["sweep", "01", "-y", "[1, 2]"], "-y takes a YAML mapping of parameters"),
+        (["sweep", "01", "-p", "slope", "1", "1"], "grid points {'slope': 1} and {'slope': 1} would share the folder"),
+        (["sweep", "01", "-p", "slope", "1", "-y", "slope: '1'"], "would share the folder slope=1"),
     ],
 )
 def test_bad_input_is_one_error_line_before_anything_runs(args, message, notebooks_dir, tmp_path, capfd):
@@ -141,3 +146,29 @@ def test_kernels_print_no_warning_and_leave_no_socket_files(notebooks_dir, tmp_p
     executed = nbformat.read(tmp_path / "out" / "01_quiet.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "hello\n"
     assert sorted(p.name for p in folder.iterdir()) == ["01_quiet.ipynb"]  # no kernel-ipc-N sockets beside it
+
+
+PAPERMILL_TEXTS = ["1e-3", "true", "True", "False", "None", "[0.1, 0.2]", '"a b"', "a b", "7", "1_000", "-2.5", "0x10",
+                   "inf", "2020-01-01"]
+
+
+@pytest.mark.parametrize("text", PAPERMILL_TEXTS)
+def test_sweep_values_are_read_exactly_as_papermills_p_reads_them(text):
+    expected = papermill.cli._resolve_type(text)
+    assert cli.papermill_value(text) == expected and type(cli.papermill_value(text)) is type(expected)
+
+
+def test_sweep_values_from_p_and_y_reach_their_own_folders(tmp_path, capfd):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    notebook(folder, "01_echo", 'value = 0\noutput_dir = ""',
+             'import json, pathlib\npathlib.Path(output_dir, "value.json").write_text(json.dumps(value))')
+    out = tmp_path / "out"
+    code = cli.main(["sweep", "01", "-p", "value", "1e-3", "true", '"a b"', "a/b", "a-b",
+                     "-y", "value: [0.1, 0.2]", "--notebooks", str(folder), "--out", str(out)])
+    assert code == 0, capfd.readouterr()
+    received = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/value.json")}
+    hashed = [name for name in received if name.startswith("value=a-b-")]
+    assert len(hashed) == 1 and received.pop(hashed[0]) == "a/b"  # renamed: it would overwrite value=a-b
+    assert received == {"value=0.001": 0.001, "value=true": "true", "value=-a-b-": '"a b"', "value=a-b": "a-b",
+                        "value=-0.1,0.2-": [0.1, 0.2]}

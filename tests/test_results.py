@@ -1,17 +1,21 @@
-"""Results on disk: grids of runs as one Dataset with provenance, and cleaning up after killed writers."""
+"""Results on disk: grids of runs as one Dataset with provenance, cleaning up after killed writers, damaged and
+unwritable caches."""
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
+import sgdlab
 from sgdlab import results
 from sgdlab.sweep import run_grid
 from sgdlab.config import RunConfig
@@ -101,3 +105,85 @@ def test_only_temporaries_of_dead_writers_on_this_host_are_removed(tmp_path):
         path.write_bytes(b"partial")
     assert results.remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, elsewhere.name])
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def emptied(data: bytes) -> bytes:
+    return b""
+
+
+def bit_flipped(data: bytes) -> bytes:
+    flipped = bytearray(data)
+    flipped[40] ^= 0x01  # in the HDF5 superblock: the end-of-file address
+    return bytes(flipped)
+
+
+def recompute_with_run(monkeypatch, folder):
+    return sgdlab.run(TINY, cache=folder, progress=False)
+
+
+def recompute_with_run_grid(monkeypatch, folder):
+    monkeypatch.setenv("SGDLAB_DATA", str(folder.parent))
+    (ds,) = run_grid([TINY], jobs=1, progress=False)
+    return ds
+
+
+@pytest.mark.parametrize("corrupt", [truncated, emptied, bit_flipped])
+@pytest.mark.parametrize("recompute", [recompute_with_run, recompute_with_run_grid])
+def test_an_unreadable_cache_file_is_moved_aside_with_one_warning_and_recomputed(corrupt, recompute, monkeypatch,
+                                                                                 tmp_path):
+    folder = tmp_path / "runs"
+    original = sgdlab.run(TINY, cache=folder, progress=False)
+    path = results.run_path(TINY, folder)
+    damaged = corrupt(path.read_bytes())
+    path.write_bytes(damaged)
+    with pytest.warns(RuntimeWarning) as caught:
+        ds = recompute(monkeypatch, folder)
+    (warning,) = [w for w in caught if "cache file" in str(w.message)]
+    assert str(path) in str(warning.message) and "\n" not in str(warning.message)
+    xr.testing.assert_identical(ds.drop_attrs(), original.drop_attrs())
+    assert (folder / f"{path.name}.corrupt").read_bytes() == damaged  # kept for inspection
+    xr.testing.assert_identical(results.load(path).drop_attrs(), original.drop_attrs())  # the cache is healed
+
+
+def file_in_the_way(monkeypatch, folder):
+    folder.parent.mkdir(parents=True)
+    folder.write_text("not a folder")
+
+
+def permission_denied(monkeypatch, folder):
+    """A folder where creating files fails, as on a read-only mount (root ignores permission bits)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if flags & (os.O_CREAT | os.O_TMPFILE) and folder in (Path(path), Path(path).parent):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+
+
+@pytest.mark.parametrize("block", [file_in_the_way, permission_denied])
+@pytest.mark.parametrize("start", [lambda: sgdlab.run(TINY, progress=False),
+                                   lambda: run_grid(CONFIGS[:2], jobs=1, progress=False)],
+                         ids=["run", "run_grid"])
+def test_an_unwritable_run_cache_is_named_before_any_data_is_loaded(block, start, monkeypatch, tmp_path):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+    block(monkeypatch, tmp_path / "data" / "runs")
+    with pytest.raises(ValueError, match=r"the run cache .*/data/runs is not writable \(.+\); make it writable"):
+        start()
+    assert not (tmp_path / "data" / "datasets").exists()  # no dataset was loaded, no training started
+
+
+def test_a_read_only_cache_still_serves_the_runs_it_has(runs, monkeypatch, tmp_path):
+    folder = tmp_path / "data" / "runs"
+    for run in runs:
+        results.save(run, folder / f"{run.attrs['config_hash']}.nc")
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+    permission_denied(monkeypatch, folder)
+    got = run_grid(CONFIGS, jobs=1, progress=False)
+    assert [g.attrs["config_hash"] for g in got] == [r.attrs["config_hash"] for r in runs]

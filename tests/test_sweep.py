@@ -1,9 +1,11 @@
-"""Grids of runs: the cache, local processes, a Dask cluster, submitit, bad executors, and resuming after a kill."""
+"""Grids of runs: the cache, local processes, a Dask cluster, submitit, bad executors, resuming after a kill, and
+workers that end with their parent."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -118,6 +120,24 @@ def test_bad_executor_is_one_clear_error_before_any_run(executor, message, data_
     assert not (data_dir / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("timeout_minutes=5", "Unknown executor 'timeout' in parameter 'timeout_minutes'"),
+        ("slurm_partitions=gpu", "Unknown argument 'partitions' for executor 'slurm'"),
+        ("timeout_min=an hour", 'Parameter "timeout_min" expected type'),
+        ("mem_gb=[8", "the value of mem_gb, '[8', is not a YAML literal"),
+        ("cluster=pbs", "AutoExecutor doesn't know any executor named pbs"),
+    ],
+)
+def test_bad_submitit_parameter_is_one_error_before_any_run(query, message, data_dir, tmp_path):
+    pytest.importorskip("submitit")
+    with pytest.raises(ValueError, match=f"executor 'submitit:{tmp_path}/jobs\\?.*': .*{re.escape(message)}") as info:
+        run_grid(GRID, f"submitit:{tmp_path}/jobs?cluster=local&{query}", progress=False)
+    assert "\n" not in str(info.value)
+    assert not (data_dir / "runs").exists() and not (tmp_path / "jobs").exists()
+
+
 def test_bad_jobs_in_the_environment_is_rejected(monkeypatch):
     monkeypatch.setenv(executors.ENV_JOBS, "many")
     with pytest.raises(ValueError, match="SGDLAB_JOBS must be a positive integer, got 'many'"):
@@ -161,3 +181,66 @@ def test_a_killed_sweep_resumes_without_recomputing_finished_runs(data_dir):
         assert (after[name].st_ino, after[name].st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
     for name in after:
         results.load(runs / name)
+
+
+ORPHANING_SCRIPT = textwrap.dedent("""
+    import os, time
+    from sgdlab import executors
+    with executors.open_executor("local", 1) as pool:
+        pool.submit(os.getpid).result()  # the worker has started and now waits, idle, for work
+        print("ready", flush=True)
+        time.sleep(60)
+""")
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (zombies left for an init that does not reap them count as dead)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat_file.read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_local_workers_end_within_10_s_when_their_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANING_SCRIPT], env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        workers = _children(parent.pid)
+        assert workers, "the parent started no process"
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "workers outlived their parent by 10 s"
+    finally:
+        parent.kill()
+        for worker in filter(_alive, workers):
+            os.kill(worker, signal.SIGKILL)
+
+
+def test_the_watchdog_ends_a_worker_whose_parent_is_gone(monkeypatch):
+    """The portable fallback: without a parent-death signal, the worker sees its parent pid change."""
+    monkeypatch.setattr(executors.os, "getppid", iter([4242, 4242, 1]).__next__)  # reparented to init
+
+    def exit_(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(executors.os, "_exit", exit_)
+    with pytest.raises(SystemExit):
+        executors._exit_when_orphaned(4242, poll_s=0.01)
