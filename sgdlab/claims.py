@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from scipy import stats
 
 
@@ -63,8 +64,28 @@ def claim(id: str, statement: str, passed: bool, **measured: Any) -> Claim:
 
 
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation of ``y`` with ``x`` (NaN when either is constant)."""
-    return float(stats.spearmanr(x, y).statistic)
+    """Spearman's rank correlation of ``y`` with ``x`` over the pairs where both are finite (NaN when
+    fewer than two remain or either is constant): runs masked by :func:`completed` drop out."""
+    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return float("nan")
+    return float(stats.spearmanr(x[keep], y[keep]).statistic)
+
+
+def completed(grid: xr.Dataset) -> tuple[xr.Dataset, list[dict[str, Any]]]:
+    """A grid of runs (:func:`sgdlab.results.load_grid`) with every diverged run's data masked to NaN,
+    and the diverged points as ``{dim: value}``, to state in the claims that rest on the grid. A
+    diverged run's measurements stop where it diverged; left in, its early values would pass for its
+    peak or its end."""
+    diverged = grid["diverged"] == 1
+    points = [{d: _plain(grid[d].values[i]) for d, i in zip(diverged.dims, index)}
+              for index in zip(*np.nonzero(diverged.values))]
+    masked = grid.copy()
+    for name, da in grid.data_vars.items():
+        if set(diverged.dims) <= set(da.dims):
+            masked[name] = da.where(~diverged)
+    return masked, points
 
 
 def table(claims: Sequence[Claim]) -> str:

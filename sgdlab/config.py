@@ -155,7 +155,8 @@ def _check_types(config: RunConfig) -> None:
     for name in ("lr_schedule", "batch_schedule"):
         value = getattr(config, name)
         if value is not None and not schedules.SCHEDULES.is_member(value):
-            raise ValueError(f"{name} must be None or a schedule ({', '.join(c.__name__ for c in schedules.KINDS.values())}), "
+            kinds = ", ".join(c.__name__ for c in schedules.KINDS.values())
+            raise ValueError(f"{name} must be None or a schedule ({kinds}), "
                              f"got {value!r}")
     if config.batch_size is None and config.batch_schedule is not None:
         raise ValueError("batch_size=None (full batch) and a batch_schedule exclude each other")
@@ -171,7 +172,8 @@ def _check_measurements(config: RunConfig) -> None:
     if unknown:
         raise ValueError(f"traces {unknown} are unknown; choose from: {', '.join(traces.TRACES)}")
     needs_eigen = [p for p in config.probes if p in probes.DIRECTION_PROBES]
-    if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > config.probes.index(needs_eigen[0])):
+    first = needs_eigen and config.probes.index(needs_eigen[0])
+    if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > first):
         raise ValueError(f"probes {needs_eigen} use the top eigenvectors: list 'eigen' before them in probes")
     if "memorisation" in config.probes and not config.label_noise > 0:
         raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from sgdlab import checks
 from sgdlab.kinds import Kinds
@@ -99,7 +99,7 @@ class Triangular:
         return min(self.start, self.turn), max(self.start, self.turn)
 
 
-Schedule = Union[Constant, Step, Triangular]
+Schedule = Constant | Step | Triangular
 KINDS: dict[str, type] = SCHEDULES.classes
 
 

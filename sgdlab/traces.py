@@ -42,7 +42,7 @@ class StepInfo:
     ``batches``: the step's examples in chunks of the physical batch size (after augmentation);
     ``loss`` and ``accuracy``: of the model on them before the step (training mode); ``theta``: the
     flat trainable parameters before the step; ``gradient``: the flat gradient of the batch's mean loss
-    at ``theta`` (weight decay excluded).
+    at ``theta`` (weight decay excluded), read from the parameters' ``.grad`` when first asked for.
     """
 
     step: int
@@ -53,10 +53,14 @@ class StepInfo:
     loss: float
     accuracy: float
     theta: Tensor
-    gradient: Tensor
     model: nn.Module
     optimizer: torch.optim.Optimizer
     config: RunConfig
+
+    @cached_property
+    def gradient(self) -> Tensor:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params])
 
     @cached_property
     def theta_after(self) -> Tensor:

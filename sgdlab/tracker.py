@@ -76,7 +76,8 @@ class Tracker:
         model = self.ctx.model
         n_params = sum(p.numel() for p in model.parameters())
         if n_params != self.n_params:
-            raise ValueError(f"the model's parameters changed size: {n_params} now, {self.n_params} when tracking began")
+            raise ValueError(f"the model's parameters changed size: {n_params} now, {self.n_params} "
+                             "when tracking began")
         was_training = model.training
         self.ctx.step = self.steps_taken
         self.ctx.lr = lr if lr is not None else float("nan")

@@ -169,7 +169,6 @@ def take_step(run: Run, step: int) -> bool:
 
     if run.config.optimizer.uses_batch:
         outputs = optimizer.step_on(batches, forward)
-        gradient = None
     else:
         optimizer.zero_grad(set_to_none=True)
         outputs = []
@@ -179,21 +178,18 @@ def take_step(run: Run, step: int) -> bool:
                 return False
             (loss * (len(batch[1]) / n)).backward()
             outputs.append((loss.detach(), logits.detach()))
-        gradient = traces.flat([p.grad if p.grad is not None else torch.zeros_like(p) for p in params]) if due else None
         if _reached_goal(run, outputs, batches):  # state ``step`` already meets the goal: no step
             run.stopped_at = step
             return True
         optimizer.step()
-    loss = float(sum(l * len(y) for (l, _), (_, y) in zip(outputs, batches))) / n
+    loss = float(sum(value * len(y) for (value, _), (_, y) in zip(outputs, batches))) / n
     accuracy = sum(int((logits.argmax(1) == y).sum()) for (_, logits), (_, y) in zip(outputs, batches)) / n
     if not np.isfinite(loss) or not all(torch.isfinite(p).all() for p in params):
         return False
     if due:
-        if gradient is None:  # the tuner took its own gradient: recompute it at theta for the traces
-            gradient = _gradient_at(run, theta, batches, forward)
-        info = traces.StepInfo(step=step, epoch=float(run.clock.epochs[step]), lr=float(optimizer.param_groups[0]["lr"]),
-                               batch_size=n, batches=batches, loss=loss, accuracy=accuracy, theta=theta,
-                               gradient=gradient, model=model, optimizer=optimizer, config=run.config)
+        info = traces.StepInfo(step=step, epoch=float(run.clock.epochs[step]),
+                               lr=float(optimizer.param_groups[0]["lr"]), batch_size=n, batches=batches, loss=loss,
+                               accuracy=accuracy, theta=theta, model=model, optimizer=optimizer, config=run.config)
         for name in due:
             recorded = run.traces[name].on_step(info)
             if recorded is not None:
@@ -210,22 +206,6 @@ def _reached_goal(run: Run, outputs: list, batches: list) -> bool:
         return False
     correct = sum(int((logits.argmax(1) == y).sum()) for (_, logits), (_, y) in zip(outputs, batches))
     return correct / len(run.y_train) >= goal
-
-
-def _gradient_at(run: Run, theta: torch.Tensor, batches, forward) -> torch.Tensor:
-    """The flat gradient of the batch's mean loss at the flat parameters ``theta`` (the model is restored)."""
-    params = [p for p in run.model.parameters() if p.requires_grad]
-    now = traces.flat(params)
-    n = sum(len(y) for _, y in batches)
-    with torch.no_grad():
-        torch.nn.utils.vector_to_parameters(theta, params)
-    try:
-        with torch.enable_grad():
-            grads = [torch.autograd.grad(forward(b)[0] * (len(b[1]) / n), params) for b in batches]
-    finally:
-        with torch.no_grad():
-            torch.nn.utils.vector_to_parameters(now, params)
-    return sum(traces.flat(list(g)) for g in grads)
 
 
 def measure(run: Run, step: int, final: bool = False) -> None:

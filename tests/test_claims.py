@@ -49,3 +49,29 @@ def test_non_finite_measurements_are_written_as_strict_json(tmp_path):
     text = (tmp_path / "claims.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     assert json.loads(text)[0]["measured"] == {"beta": "inf", "rho": "nan", "xs": ["-inf", 1.0]}
+
+
+def test_diverged_runs_are_masked_and_named_before_a_grid_claim(tmp_path_factory, monkeypatch):
+    import dataclasses
+
+    from sgdlab import results
+    from sgdlab.claims import completed
+    from sgdlab.config import RunConfig
+    from sgdlab.train import run
+
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "sgdlab-data"))
+    base = RunConfig(train_size=256, epochs=2, batch_size=32, hessian_size=64, top_k=1, model_options={"width": 16})
+    runs = [run(dataclasses.replace(base, lr=lr), cache=False, progress=False) for lr in (0.05, 0.1, 1e4)]
+    grid = results.load_grid(runs, ["lr"])
+    peak = grid["lambda"].sel(eig=1).max("epoch")
+    assert np.isfinite(peak.sel(lr=1e4))  # the diverged run's initial λ₁ would pass for its peak
+    masked, diverged = completed(grid)
+    assert diverged == [{"lr": 1e4}]
+    masked_peak = masked["lambda"].sel(eig=1).max("epoch")
+    assert np.isnan(masked_peak.sel(lr=1e4)) and np.isfinite(masked_peak.sel(lr=[0.05, 0.1])).all()
+    assert rank_correlation(masked.lr, masked_peak) in (-1.0, 1.0)  # over the two runs that finished
+
+
+def test_rank_correlation_skips_missing_pairs():
+    assert rank_correlation([1, 2, 3, 4], [1, 2, np.nan, 4]) == 1.0
+    assert np.isnan(rank_correlation([1, 2], [np.nan, 1]))

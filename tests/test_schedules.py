@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgdlab import schedules, train
 from sgdlab import config as configuration
-from sgdlab.schedules import Constant, Step, Triangular
+from sgdlab import schedules, train
 from sgdlab.config import RunConfig
+from sgdlab.schedules import Constant, Step, Triangular
 from sgdlab.train import run
 
 TINY = RunConfig(train_size=256, epochs=2, batch_size=32, probes=("losses",), hessian_size=128, measure_every=1.0,
@@ -111,7 +111,8 @@ def test_bad_schedules_raise_on_construction(make, message):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"batch_schedule": Triangular(32, 300, 1.0)}, r"batch_schedule reaches a batch size of 300, more than the training set size \(256\)"),
+        ({"batch_schedule": Triangular(32, 300, 1.0)},
+         r"batch_schedule reaches a batch size of 300, more than the training set size \(256\)"),
         ({"lr_schedule": "cyclic"}, "lr_schedule must be None or a schedule"),
     ],
 )

@@ -86,7 +86,7 @@ def test_an_accumulator_is_the_mean_over_the_steps_since_the_last_measurement(mo
     ds = run(config, cache=False, progress=False)
     assert ds.step.values.tolist() == [0, 4, 8, 12, 16]
     per_step = ds.grad_sq.values
-    for k, step in enumerate([4, 8, 12, 16]):
+    for step in [4, 8, 12, 16]:
         window = per_step[step - 4 : step]
         assert float(ds.mean_grad_norm_sq.sel(step=step)) == pytest.approx(window.mean(), rel=1e-6)
         assert int(ds.steps_averaged.sel(step=step)) == 4
@@ -121,7 +121,8 @@ def test_every_variable_of_a_run_carries_cf_attributes():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"every": {"eigen": Every(steps=5, start=100.0)}}, r"every\['eigen'\] = .* never fires in this run of 30 steps"),
+        ({"every": {"eigen": Every(steps=5, start=100.0)}},
+         r"every\['eigen'\] = .* never fires in this run of 30 steps"),
         ({"probes": ("losses", "eigen", "alignment"), "every": {"eigen": Every(steps=10), "alignment": Every(steps=3)}},
          r"probe 'alignment' uses the eigenvectors of its step: its schedule must be within eigen's"),
         ({"batch_size": 500}, r"batch_size must be between 1 and the training set size \(200\)"),

@@ -62,9 +62,12 @@ def from_value(value: Any) -> Spec:
                      f"got {value!r}")
 
 
-from sgdlab.optim.sgd import SGD  # noqa: E402  (registration order: sgd, nudged, cdat)
-from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors  # noqa: E402
-from sgdlab.optim.cdat import CDAT, CurvatureAwareGD  # noqa: E402
+# registration order: sgd, nudged, cdat, ... (error messages list kinds in this order)
+# isort: off
+from sgdlab.optim.sgd import SGD
+from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors
+from sgdlab.optim.cdat import CDAT, CurvatureAwareGD
+# isort: on
 
 __all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value",
            "top_eigenvectors"]

@@ -82,7 +82,8 @@ class CurvatureAwareGD(torch.optim.Optimizer):
             grads = g if grads is None else tuple(a + b for a, b in zip(grads, g))
         return grads, outputs
 
-    def _hvp(self, grads: tuple[Tensor, ...], u: list[Tensor], batches: Sequence[Batch], forward: Forward) -> list[Tensor]:
+    def _hvp(self, grads: tuple[Tensor, ...], u: list[Tensor], batches: Sequence[Batch],
+             forward: Forward) -> list[Tensor]:
         """∇²L u: through the retained graph for one batch, else batch by batch (double backward)."""
         if len(batches) == 1:
             return list(torch.autograd.grad(grads, self.params, grad_outputs=u))
@@ -99,6 +100,8 @@ class CurvatureAwareGD(torch.optim.Optimizer):
         wd, mu = group["weight_decay"], group["momentum"]
         with torch.enable_grad():
             grads, outputs = self._gradient(batches, forward)
+            for p, g in zip(self.params, grads):
+                p.grad = g.detach().clone()  # the step's gradient, as other optimizers leave it
             gradient = [g.detach() + wd * p.detach() for g, p in zip(grads, self.params)]
             direction = gradient
             if mu:
