@@ -65,7 +65,8 @@ class _Files:
     read: Callable[[Path], object]
 
 
-_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {
     "mnist": _Files("MNIST", "MNIST/raw", _MNIST_FILES,
                     "or the official .gz files of the same names, which are extracted", _read_idx),
@@ -149,19 +150,9 @@ def register(
     _USER.add(name, _Registered(loader, num_classes, validation_fraction), version, replace)
 
 
-def unregister(name: str) -> None:
-    """Forget the registered dataset ``name`` (ValueError when it is not registered)."""
-    _USER.remove(name)
-
-
-def names() -> tuple[str, ...]:
-    """Every dataset name: built in, registered, and declared by an installed package's entry point."""
-    return _USER.names()
-
-
-def version(name: str) -> str:
-    """The version of dataset ``name`` that enters a run's hash: ``""`` for a built-in dataset."""
-    return _USER.version(name)
+# Forget a registration; every dataset name (built in, registered, declared by an entry point); the version
+# of a dataset that enters a run's hash ("" for a built-in one).
+unregister, names, version = _USER.remove, _USER.names, _USER.version
 
 
 def load(

@@ -77,19 +77,6 @@ def register(name: str, builder: Builder, *, version: str, replace: bool = False
     _USER.add(name, builder, version, replace)
 
 
-def unregister(name: str) -> None:
-    """Forget the registered model ``name`` (ValueError when it is not registered)."""
-    _USER.remove(name)
-
-
-def names() -> tuple[str, ...]:
-    """Every model name: built in, registered, and declared by an installed package's entry point."""
-    return _USER.names()
-
-
-def version(name: str) -> str:
-    """The version of model ``name`` that enters a run's hash: ``""`` for a built-in model."""
-    return _USER.version(name)
 
 
 @contextmanager
@@ -325,3 +312,6 @@ _REGISTRY: Mapping[str, _Spec] = MappingProxyType({
 
 MODELS: tuple[str, ...] = tuple(_REGISTRY)  # built in; names() adds yours
 _USER: Registry[Builder] = Registry("model", "sgdlab.models", "sgdlab.models", MODELS)
+# Forget a registration; every model name (built in, registered, declared by an entry point); the version
+# of a model that enters a run's hash ("" for a built-in one).
+unregister, names, version = _USER.remove, _USER.names, _USER.version

@@ -44,7 +44,8 @@ def save(fig: plt.Figure, name: str, output_dir: str | Path, notebook: str, para
     png = out / f"{name}.png"
     fig.savefig(png, metadata={"Title": name, "Description": description, "Software": "sgdlab"})
     sidecar = {"name": name, "caption": caption or _title(fig), "notebook": notebook, "parameters": parameters,
-               "png": png.name, "pdf": f"{name}.pdf", "sgdlab": prov["version_sgdlab"], "git_commit": prov["git_commit"]}
+               "png": png.name, "pdf": f"{name}.pdf", "sgdlab": prov["version_sgdlab"],
+               "git_commit": prov["git_commit"]}
     (out / f"{name}{FIGURE_SUFFIX}").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
     return png
 

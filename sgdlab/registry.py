@@ -9,7 +9,6 @@ are loaded lazily, the first time an unknown name is looked up.
 from __future__ import annotations
 
 import sys
-
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar

@@ -195,7 +195,8 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
             md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
                    f"`{command(o.name, profile)}`)", ""]
             body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
-                     f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)</figcaption></figure>"]
+                     f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)"
+                     "</figcaption></figure>"]
     (out / "index.md").write_text("\n".join(md) + "\n")
     (out / "index.html").write_text(_PAGE.format(title=f"sgdlab reproduction ({_e(profile)})", body="\n".join(body)))
     return out / "index.md", out / "index.html"
@@ -225,7 +226,8 @@ vertical-align: top; text-align: left; }} td:last-child {{ font-size: .85em; }}
 table.measured {{ margin: 0; font-family: monospace; }} table.measured th, table.measured td {{ padding: .1rem .4rem;
 border-color: #e4e4e4; font-weight: normal; font-size: 1em; }} table.measured th {{ color: #555; }}
 details {{ margin-top: .3rem; }} summary {{ cursor: pointer; color: #555; }}
-tr.failed td:nth-child(2), p.failed {{ color: #b00; }} tr.known td:nth-child(2) {{ color: #a60; }} figure img {{ max-width: 100%; }}
+tr.failed td:nth-child(2), p.failed {{ color: #b00; }} tr.known td:nth-child(2) {{ color: #a60; }}
+figure img {{ max-width: 100%; }}
 figcaption {{ font-style: italic; }}
 </style></head>
 <body>

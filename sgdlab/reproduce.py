@@ -57,8 +57,8 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
     """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
 
     ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``.
-    ``executor`` and ``jobs`` reach the notebooks' grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. A notebook that raises is recorded and the
-    next one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
+    ``executor`` and ``jobs`` reach the notebooks' grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``.
+    A notebook that raises is recorded and the next one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
     """
     profiles.check(profile)
     chosen = notebooks.find(only, notebooks_dir)

@@ -26,6 +26,34 @@ def run_quietly(config: RunConfig, cache_dir: Path) -> xr.Dataset:
     return train.run(config, cache=cache_dir, progress=False)
 
 
+def _cached(configs: Sequence[RunConfig], cache_dir: Path) -> tuple[dict[str, xr.Dataset], dict[str, RunConfig]]:
+    """The runs already in the cache, and the configurations still to run, both by hash."""
+    if cache_dir.is_dir():
+        results.remove_stale_temporaries(cache_dir)
+    done: dict[str, xr.Dataset] = {}
+    missing: dict[str, RunConfig] = {}
+    for config in configs:
+        path = results.run_path(config, cache_dir)
+        if (ds := results.load_cached(path)) is not None:
+            done[path.stem] = ds
+        else:
+            missing.setdefault(path.stem, config)
+    return done, missing
+
+
+def _submitted(pool: Executor, missing: dict[str, RunConfig], cache_dir: Path, bar: tqdm) -> dict[str, xr.Dataset]:
+    """Run the missing configurations on ``pool``; save each result here too (a worker's disk may be another)."""
+    done = {}
+    futures = {pool.submit(run_quietly, config, cache_dir): key for key, config in missing.items()}
+    for future in as_completed(futures):
+        ds, path = future.result(), cache_dir / f"{futures[future]}.nc"
+        if not path.exists():
+            results.save(ds, path)
+        done[futures[future]] = ds
+        bar.update()
+    return done
+
+
 def run_grid(
     configs: Sequence[RunConfig] | Mapping[Any, RunConfig],
     executor: Executor | str | None = None,
@@ -52,16 +80,7 @@ def run_grid(
     if name is not None:
         executors.check(name)
     cache_dir = paths.runs_dir()
-    if cache_dir.is_dir():
-        results.remove_stale_temporaries(cache_dir)
-    done: dict[str, xr.Dataset] = {}
-    missing: dict[str, RunConfig] = {}
-    for config in configs:
-        path = results.run_path(config, cache_dir)
-        if (ds := results.load_cached(path)) is not None:
-            done[path.stem] = ds
-        else:
-            missing.setdefault(path.stem, config)
+    done, missing = _cached(configs, cache_dir)
     if missing:
         results.check_writable(cache_dir)
     bar = tqdm(total=len(missing), desc="runs", unit="run", disable=not progress or not missing)
@@ -73,12 +92,6 @@ def run_grid(
         opened = (nullcontext(executor) if name is None
                   else executors.open_executor(name, min(jobs or os.cpu_count() or 1, len(missing))))
         with opened as pool:
-            futures = {pool.submit(run_quietly, config, cache_dir): key for key, config in missing.items()}
-            for future in as_completed(futures):
-                ds, path = future.result(), cache_dir / f"{futures[future]}.nc"
-                if not path.exists():
-                    results.save(ds, path)
-                done[futures[future]] = ds
-                bar.update()
+            done |= _submitted(pool, missing, cache_dir, bar)
     bar.close()
     return [done[configuration.config_hash(c)] for c in configs]

@@ -17,8 +17,8 @@ import xarray as xr
 
 import sgdlab
 from sgdlab import results
-from sgdlab.sweep import run_grid
 from sgdlab.config import RunConfig
+from sgdlab.sweep import run_grid
 
 TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
                  model_options={"width": 8})

@@ -19,8 +19,8 @@ import xarray as xr
 
 from sgdlab import config as configuration
 from sgdlab import executors, results, sweep
-from sgdlab.sweep import run_grid
 from sgdlab.config import RunConfig
+from sgdlab.sweep import run_grid
 
 TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
                  model_options={"width": 8})
