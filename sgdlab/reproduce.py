@@ -58,7 +58,8 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
 
     ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``.
     ``executor`` and ``jobs`` reach the notebooks' grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``.
-    A notebook that raises is recorded and the next one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
+    A notebook that raises is recorded and the next one runs. Returns this execution's outcomes; the
+    index covers every notebook in ``out``.
     """
     profiles.check(profile)
     chosen = notebooks.find(only, notebooks_dir)
