@@ -23,7 +23,11 @@ from sgdlab import atomic
 from sgdlab.paths import datasets_dir
 from sgdlab.registry import Registry
 
-DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10")  # built in; names() adds yours
+DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10",  # built in; names() adds yours
+                             "fake_mnist", "fake_fashion_mnist", "fake_cifar10")
+# torchvision.datasets.FakeData of each image dataset's shape and classes, for smoke runs of the paper profiles
+FAKE = {"fake_mnist": (1, 28, 28), "fake_fashion_mnist": (1, 28, 28), "fake_cifar10": (3, 32, 32)}
+FAKE_SIZES = (2000, 500)  # training and test examples
 HOLDOUTS: tuple[str, ...] = ("test", "validation")
 NUM_CLASSES = 10  # all four built-in datasets
 
@@ -33,7 +37,8 @@ Loaded = Tensors | tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]
 
 # Share of the training set held out by ``holdout="validation"``: the papers' 45k/5k (CIFAR-10) and 50k/10k
 # (MNIST, Fashion-MNIST) splits, and 3600/400 for MNIST-1D.
-_VALIDATION_FRACTION = {"mnist1d": 0.1, "mnist": 1 / 6, "fashion_mnist": 1 / 6, "cifar10": 0.1}
+_VALIDATION_FRACTION = {"mnist1d": 0.1, "mnist": 1 / 6, "fashion_mnist": 1 / 6, "cifar10": 0.1,
+                        "fake_mnist": 1 / 6, "fake_fashion_mnist": 1 / 6, "fake_cifar10": 0.1}
 
 # Independent random streams derived from ``seed``, one per preparation step.
 _SPLIT, _SUBSET, _NOISE = 0, 1, 2
@@ -182,7 +187,8 @@ def load(
         x_train, y_train, x_test, y_test = _read_registered(name, registered)
         num_classes, fraction = registered.num_classes, registered.validation_fraction
     else:
-        x_train, y_train, x_test, y_test = _read_mnist1d(root) if name == "mnist1d" else _read_torchvision(name, root)
+        x_train, y_train, x_test, y_test = (_read_mnist1d(root) if name == "mnist1d" else _read_fake(name)
+                                            if name in FAKE else _read_torchvision(name, root))
         num_classes, fraction = NUM_CLASSES, _VALIDATION_FRACTION[name]
     if holdout == "validation":
         x_train, y_train, x_test, y_test = _validation_split(x_train, y_train, fraction, seed)
@@ -358,6 +364,21 @@ def _missing_message(name: str, root: Path, files: _Files) -> str:
         f"{', '.join(files.files)} in {root / files.folder} ({files.archives}), "
         f"or pass root= pointing at a folder that has them."
     )
+
+
+def _read_fake(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torchvision.datasets.FakeData`` of the real dataset's shape and 10 classes, generated in memory:
+    images float32 in [0, 1]; the same tensors every time (FakeData seeds each image by its index)."""
+    import torchvision
+
+    def generate(size: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        fake = torchvision.datasets.FakeData(size, FAKE[name], NUM_CLASSES, random_offset=offset,
+                                             transform=torchvision.transforms.PILToTensor())
+        images, labels = zip(*(fake[i] for i in range(size)))
+        return torch.stack(images).to(torch.float32).div_(255), torch.as_tensor(labels, dtype=torch.int64)
+
+    n_train, n_test = FAKE_SIZES
+    return (*generate(n_train, 0), *generate(n_test, n_train))
 
 
 def _images_and_labels(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,8 @@ A notebook's ``parameters`` cell holds literals; the next cell opens the finding
     s = finding.settings                 # the chosen profile's settings, overrides applied
     base = finding.config(top_k=5)       # a RunConfig from every setting that is a RunConfig field
 
-``smoke=True`` keeps the profile's settings but applies its ``smoke`` sizes, keeps runs in a separate
+``smoke=True`` keeps the profile's settings but applies its ``smoke`` sizes (and, at the paper profile,
+swaps an image dataset for ``torchvision.datasets.FakeData`` of its shape), keeps runs in a separate
 cache, and never raises on a claim (random data cannot support a paper's claim; the smoke run proves
 the path executes up to its claims cell and writes ``claims.json``).
 """
@@ -28,7 +29,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from sgdlab import claims as claims_module
-from sgdlab import paths, plots, profiles
+from sgdlab import data, paths, plots, profiles
 from sgdlab.config import RunConfig
 
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
@@ -64,6 +65,8 @@ class Finding:
         chosen = {**(common or {}), **(quick if profile == "quick" else paper)}
         if is_smoke:
             chosen |= dict(smoke or {})
+            if profile == "paper" and f"fake_{chosen.get('dataset')}" in data.FAKE:
+                chosen["dataset"] = f"fake_{chosen['dataset']}"  # FakeData of the same shape and classes
         for key, value in parameters.items():
             if key in chosen and value is not None:
                 _check_override(key, value, chosen[key])

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from sgdlab import clock, results, train
@@ -162,3 +163,24 @@ def test_memorisation_probe_splits_training_accuracy_by_label_kind():
 def test_memorisation_needs_random_labels():
     with pytest.raises(ValueError, match="memorisation probe needs label_noise > 0"):
         run(dataclasses.replace(TINY, probes=("losses", "memorisation")), cache=False, progress=False)
+
+
+def test_the_recomputing_hessian_path_gives_the_same_numbers_and_is_chosen_when_memory_runs_out(monkeypatch):
+    reused = run(TINY, cache=False, progress=False)
+    recomputed = run(dataclasses.replace(TINY, hessian_reuse_graph=False, hessian_batch_size=32), cache=False,
+                     progress=False)
+    np.testing.assert_allclose(recomputed["lambda"], reused["lambda"], rtol=1e-4)
+    from sgdlab import curvature
+
+    real, calls = curvature.hessian, []
+
+    def short_of_memory(model, batches, loss_fn, *, reuse_graph=True, bn_mode="eval"):
+        calls.append(reuse_graph)
+        if reuse_graph:
+            raise torch.OutOfMemoryError("no room for the retained graph")
+        return real(model, batches, loss_fn, reuse_graph=reuse_graph, bn_mode=bn_mode)
+
+    monkeypatch.setattr(curvature, "hessian", short_of_memory)
+    fallback = run(TINY, cache=False, progress=False)
+    np.testing.assert_allclose(fallback["lambda"], reused["lambda"], rtol=1e-4)
+    assert calls[:2] == [True, False] and not any(calls[2:])  # once out of memory, it recomputes from then on
