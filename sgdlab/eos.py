@@ -21,7 +21,9 @@ momentum from the heavy-ball recursion; we have not checked its exact convention
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,3 +101,32 @@ def window_means(loss: ArrayLike, windows: int) -> np.ndarray:
 def decreases_over_windows(loss: ArrayLike, windows: int) -> bool:
     """Whether the window means of :func:`window_means` fall strictly from each window to the next."""
     return bool(np.all(np.diff(window_means(loss, windows)) < 0))
+
+
+# --- The C2 setting, shared by notebooks 07 and 08 (so that their constant-η runs are the same cached runs)
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "quick": {"dataset": "mnist1d", "train_size": 1000, "model": "mlp", "loss": "mse", "top_k": 2,
+              "hessian_size": 1000, "model_options": {"width": 100, "depth": 2, "activation": "tanh", "init": "torch"},
+              "stop_at_train_acc": 0.99, "learning_rates": [0.2, 0.25, 0.33], "steps": 1000, "eigen_every": 20,
+              "sgd_batch_size": 32},
+    "paper": {"dataset": "cifar10", "train_size": 5000, "model": "mlp", "loss": "mse", "top_k": 2,
+              "hessian_size": 5000, "model_options": {"width": 200, "depth": 2, "activation": "tanh", "init": "torch"},
+              "stop_at_train_acc": 0.99, "learning_rates": [0.01, 0.02, 0.04], "steps": 20000, "eigen_every": 50,
+              "sgd_batch_size": 128},
+    "smoke": {"train_size": 128, "hessian_size": 128, "steps": 30, "eigen_every": 10, "sgd_batch_size": 16,
+              "model_options": {"width": 16, "depth": 2, "activation": "tanh", "init": "torch"}},
+}
+"""Per profile: the data, model and loss of the edge-of-stability runs, their step sizes η (quick: chosen
+from λ₁ ≈ 4.1 at initialisation so that 2/η = 10, 8, 6 is reached within the budget), the step budget,
+the eigenvalue schedule and the SGD control's batch size; ``smoke`` shrinks either profile."""
+
+
+def full_batch(base: Any, lr: float, steps: int, eigen_every: int) -> Any:
+    """``base`` (a :class:`~sgdlab.config.RunConfig`) as full-batch GD at ``lr`` for ``steps`` steps, the
+    training loss every step and the losses and top eigenvalues every ``eigen_every`` steps."""
+    from sgdlab.clock import Every
+
+    return dataclasses.replace(base, lr=lr, batch_size=None, epochs=steps, traces=("loss",),
+                               probes=("losses", "eigen"),
+                               every={"eigen": Every(steps=eigen_every), "losses": Every(steps=eigen_every)})
