@@ -114,7 +114,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
               "hessian_size": 5000, "model_options": {"width": 200, "depth": 2, "activation": "tanh", "init": "torch"},
               "stop_at_train_acc": 0.99, "learning_rates": [0.01, 0.02, 0.04], "steps": 20000, "eigen_every": 50,
               "sgd_batch_size": 128},
-    "smoke": {"train_size": 128, "hessian_size": 128, "steps": 30, "eigen_every": 10, "sgd_batch_size": 16,
+    "smoke": {"train_size": 128, "hessian_size": 128, "steps": 30, "eigen_every": 5, "sgd_batch_size": 16,
               "model_options": {"width": 16, "depth": 2, "activation": "tanh", "init": "torch"}},
 }
 """Per profile: the data, model and loss of the edge-of-stability runs, their step sizes η (quick: chosen
