@@ -151,6 +151,8 @@ for name, row in table.items():
 # - **C3.on-edge-stabilises** (σ = 2): over the second half, the median of η_tλ₁/2 lies in [0.9, 1.2] and λ₁ varies by at most 50% of its median (max − min).
 # - **C3.on-edge-warm-up** (σ = 2): η_t over the first 5% of steps is below its mean over the last half.
 # - **C3.on-edge-matches-constant** (σ = 2): its final training loss is at most 1.05 times the best constant step's.
+#
+# **Known failure at the quick scale: C3.on-edge-warm-up.** Here σ = 2 does *not* start small: at initialisation the gradient lies mostly outside the sharpest direction, so σ·gᵀg/gᵀ∇²f g is large (η_t ≈ 0.66 on average over the first quarter of the steps at seed 0, λ₁ ≈ 3.9), and η_t then falls as λ₁ sharpens to 2/η_t (quarter means 0.66, 0.37, 0.31, 0.28). The other σ = 2 claims hold: η_tλ₁/2 ≈ 1.08 with λ₁ levelling off, and it ends below every constant step tried (0.159 against 0.195 at η = 0.4). Tried: this scale only (1,000 MNIST-1D examples, 2×100 tanh MLP, 1,000 steps).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -170,4 +172,6 @@ verdicts = [
     claims.claim("C3.on-edge-matches-constant", "σ=2 ends at least as low as the best constant step (within 5%)",
                  edge_row["final_loss"] <= 1.05 * best_loss, final_loss=edge_row["final_loss"], best_constant=best_loss),
 ]
-finding.report(verdicts)
+finding.report(verdicts, known_failures={"quick": {
+    "C3.on-edge-warm-up": "at initialisation σ·gᵀg/gᵀHg is large (λ1 low, g off the top eigenvector): η_t starts high "
+                          "and falls as λ1 sharpens, instead of growing"}})
