@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +34,7 @@ class _Spec:
 
     make: Callable[..., nn.Module]
     options: Mapping[str, Any]
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the allowed values of string options
     image_only: bool = False
     conv_init: Init = nn.init.xavier_uniform_
 
@@ -43,9 +44,11 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
 
     The model maps ``(N, *input_shape)`` to logits ``(N, num_classes)``. Weights depend only on ``seed``;
     building leaves the caller's global RNG untouched. ``options`` and their defaults, per model:
-    mlp: width=100, depth=2; cnn: width=32; resnet32: batch_norm=False; vgg11: batch_norm=True; none for
-    simplecnn and simplecnn_medium. Image-only models (all but mlp and cnn) need ``(C, H, W)``.
-    A registered model gets ``options`` as keyword arguments of its builder.
+    mlp: width=100, depth=2, activation="relu" (or "tanh"), init="glorot" (or "torch": PyTorch's default
+    initialisation of ``nn.Linear``, as in Cohen et al.'s edge-of-stability code); cnn: width=32;
+    resnet32: batch_norm=False; vgg11: batch_norm=True; none for simplecnn and simplecnn_medium.
+    Image-only models (all but mlp and cnn) need ``(C, H, W)``. A registered model gets ``options`` as
+    keyword arguments of its builder.
     """
     registered = _USER.get(name)  # ValueError for an unknown name; None for a built-in one
     if registered is not None:
@@ -53,10 +56,11 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     spec = _REGISTRY[name]
     input_shape = _check_shape(name, input_shape, spec.image_only)
     _check_num_classes(num_classes)
-    chosen = _check_options(name, spec.options, options)
+    chosen = _check_options(name, spec.options, options, spec.choices)
     with _seeded(seed):
         model = spec.make(input_shape, num_classes, **chosen)
-        _initialise(model, spec.conv_init)
+        if chosen.get("init", "glorot") == "glorot":
+            _initialise(model, spec.conv_init)
     return model
 
 
@@ -164,14 +168,19 @@ def _check_shape(name: str, input_shape: tuple[int, ...], image_only: bool) -> t
     return shape
 
 
-def _check_options(name: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+def _check_options(name: str, defaults: Mapping[str, Any], given: Mapping[str, Any],
+                   choices: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         allowed = ", ".join(defaults) or "(none)"
         raise ValueError(f"model {name!r} has no option {unknown[0]!r}; its options are: {allowed}")
     chosen = {**defaults, **given}
     for key, value in chosen.items():
-        if isinstance(defaults[key], bool):
+        if key in choices:
+            if value not in choices[key]:
+                raise ValueError(f"option {key!r} of model {name!r} must be one of: {', '.join(choices[key])}; "
+                                 f"got {value!r}")
+        elif isinstance(defaults[key], bool):
             if not isinstance(value, bool):
                 raise ValueError(f"option {key!r} of model {name!r} must be True or False; got {value!r}")
         elif not _is_int(value) or value < 1:
@@ -197,10 +206,19 @@ def _flat_size(features: nn.Module, input_shape: tuple[int, ...]) -> int:
         raise ValueError(f"input_shape {input_shape} is too small for this model: {error}") from error
 
 
-def _mlp(input_shape: tuple[int, ...], num_classes: int, width: int, depth: int) -> nn.Module:
-    """Flatten, ``depth`` hidden Linear-ReLU layers of ``width`` units, Linear to logits."""
+_ACTIVATIONS: Mapping[str, type[nn.Module]] = MappingProxyType({"relu": nn.ReLU, "tanh": nn.Tanh})
+_MLP_INITS = ("glorot", "torch")
+
+
+def _mlp(input_shape: tuple[int, ...], num_classes: int, width: int, depth: int, activation: str = "relu",
+         init: str = "glorot") -> nn.Module:
+    """Flatten, ``depth`` hidden Linear-``activation`` layers of ``width`` units, Linear to logits.
+
+    ``init`` is applied by :func:`build`: "glorot" (Keras-like, zero biases) or "torch" (``nn.Linear``'s
+    own: uniform weights and biases in ±1/sqrt(fan_in), as built).
+    """
     sizes = [_numel(input_shape)] + [width] * depth
-    hidden = [layer for a, b in zip(sizes, sizes[1:]) for layer in (nn.Linear(a, b), nn.ReLU())]
+    hidden = [layer for a, b in zip(sizes, sizes[1:]) for layer in (nn.Linear(a, b), _ACTIVATIONS[activation]())]
     return nn.Sequential(nn.Flatten(), *hidden, nn.Linear(width, num_classes))
 
 
@@ -302,7 +320,8 @@ def _vgg11(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool) -> 
 
 
 _REGISTRY: Mapping[str, _Spec] = MappingProxyType({
-    "mlp": _Spec(_mlp, {"width": 100, "depth": 2}),
+    "mlp": _Spec(_mlp, {"width": 100, "depth": 2, "activation": "relu", "init": "glorot"},
+                 choices=MappingProxyType({"activation": tuple(_ACTIVATIONS), "init": _MLP_INITS})),
     "cnn": _Spec(_cnn, {"width": 32}),
     "simplecnn": _Spec(_simple_cnn, {}, image_only=True),
     "simplecnn_medium": _Spec(_simple_cnn_medium, {}, image_only=True),

@@ -118,3 +118,42 @@ def test_bad_input_raises_value_error(name, shape, options, match):
 def test_bad_num_classes():
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
         build("mlp", MNIST1D, 0)
+
+
+def test_mlp_activation_option_picks_tanh_or_relu():
+    relu, tanh = build("mlp", MNIST1D, 10), build("mlp", MNIST1D, 10, activation="tanh")
+    assert sum(isinstance(m, nn.ReLU) for m in relu.modules()) == 2 and not any(isinstance(m, nn.Tanh) for m in relu.modules())
+    assert sum(isinstance(m, nn.Tanh) for m in tanh.modules()) == 2 and not any(isinstance(m, nn.ReLU) for m in tanh.modules())
+    x = torch.randn(3, *MNIST1D)
+    hidden = tanh[:3](x)  # flatten, linear, tanh
+    assert hidden.abs().max() < 1
+
+
+def test_mlp_torch_init_is_pytorchs_linear_default_with_nonzero_biases():
+    model = build("mlp", MNIST1D, 10, init="torch", seed=3)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for layer in linears:  # nn.Linear's reset_parameters: U(±1/sqrt(fan_in)) for weights and biases
+        bound = layer.in_features ** -0.5
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+        assert layer.bias.abs().max() > 0.5 * bound
+        assert abs(layer.weight.std().item() / (bound / 3 ** 0.5) - 1) < 0.1  # std of U(±b) is b/sqrt(3)
+    torch.manual_seed(3)  # the same draws as nn.Linear makes them, in construction order
+    expected = nn.Sequential(nn.Flatten(), nn.Linear(40, 100), nn.Tanh(), nn.Linear(100, 100), nn.Tanh(),
+                             nn.Linear(100, 10))
+    for got, want in zip(model.parameters(), expected.parameters()):
+        assert torch.equal(got, want)
+    glorot = [m for m in build("mlp", MNIST1D, 10, seed=3).modules() if isinstance(m, nn.Linear)]
+    assert not any(m.bias.any() for m in glorot)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"activation": "gelu"}, "option 'activation' of model 'mlp' must be one of: relu, tanh; got 'gelu'"),
+        ({"init": "he"}, "option 'init' of model 'mlp' must be one of: glorot, torch; got 'he'"),
+        ({"activation": 1}, "option 'activation' of model 'mlp' must be one of"),
+    ],
+)
+def test_mlp_string_options_are_validated(options, match):
+    with pytest.raises(ValueError, match=match):
+        build("mlp", MNIST1D, 10, **options)

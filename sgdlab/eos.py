@@ -1,0 +1,132 @@
+"""The edge of stability of full-batch gradient descent, as pure functions of recorded curves.
+
+Cohen, Kaur, Li, Kolter, Talwalkar, *Gradient Descent on Neural Networks Typically Occurs at the Edge of
+Stability*, ICLR 2021 (arXiv:2103.00065). Gradient descent with step η on a quadratic of curvature λ is
+stable iff ηλ < 2: the iterate is multiplied by (1 − ηλ) each step. On neural networks the sharpness
+λ₁ (top eigenvalue of the training-loss Hessian) rises (*progressive sharpening*) until it reaches the
+threshold 2/η, then hovers at or just above it, while the training loss keeps falling over long
+timescales but not monotonically over short ones.
+
+With heavy-ball momentum β (PyTorch's form, v ← βv + g, θ ← θ − ηv) the quadratic is stable iff
+ηλ < 2 + 2β, so the threshold is (2 + 2β)/η. **[verify]**: the paper states this threshold for
+momentum from the heavy-ball recursion; we have not checked its exact convention against its code.
+
+>>> stability_threshold(0.01)
+200.0
+>>> stability_threshold(0.01, momentum=0.9)
+380.0
+>>> float(normalised_sharpness([100.0, 200.0], 0.01)[1])
+1.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sgdlab import checks
+
+ArrayLike = Sequence[float] | np.ndarray
+
+
+def stability_threshold(lr: float, momentum: float = 0.0) -> float:
+    """The sharpness (2 + 2β)/η above which gradient descent with step ``lr`` and momentum β diverges on
+    a quadratic (2/η without momentum)."""
+    checks.number("lr", lr, positive=True)
+    checks.number("momentum", momentum, low=0, below=1)
+    return (2 + 2 * momentum) / lr
+
+
+def normalised_sharpness(sharpness: ArrayLike, lr: float | ArrayLike, momentum: float = 0.0) -> np.ndarray:
+    """λ₁ over the threshold: ηλ₁/(2 + 2β) (ηλ₁/2 without momentum); 1 is the edge of stability.
+
+    ``lr`` may be one step size or one per entry of ``sharpness`` (a tuner's η_t).
+    """
+    checks.number("momentum", momentum, low=0, below=1)
+    lr = np.asarray(lr, dtype=float)
+    if not np.all(lr > 0):
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    return np.asarray(sharpness, dtype=float) * lr / (2 + 2 * momentum)
+
+
+def _measured(steps: ArrayLike, values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The (step, value) pairs where the value was measured (not NaN), in step order."""
+    steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if steps.shape != values.shape or steps.ndim != 1:
+        raise ValueError(f"steps and values must be 1-D of one length, got shapes {steps.shape} and {values.shape}")
+    keep = ~np.isnan(values)
+    order = np.argsort(steps[keep], kind="stable")
+    return steps[keep][order], values[keep][order]
+
+
+def edge_step(steps: ArrayLike, sharpness: ArrayLike, lr: float, momentum: float = 0.0,
+              fraction: float = 1.0) -> float | None:
+    """The first measured step at which λ₁ reaches ``fraction`` of the threshold; ``None`` if it never does."""
+    checks.number("fraction", fraction, positive=True)
+    steps, lam = _measured(steps, sharpness)
+    reached = np.flatnonzero(lam >= fraction * stability_threshold(lr, momentum))
+    return float(steps[reached[0]]) if len(reached) else None
+
+
+def median_after_edge(steps: ArrayLike, sharpness: ArrayLike, lr: float, momentum: float = 0.0,
+                      fraction: float = 1.0) -> float:
+    """The median of ηλ₁/(2 + 2β) over the measurements from :func:`edge_step` on; NaN if never reached."""
+    start = edge_step(steps, sharpness, lr, momentum, fraction)
+    if start is None:
+        return float("nan")
+    steps, lam = _measured(steps, sharpness)
+    return float(np.median(normalised_sharpness(lam[steps >= start], lr, momentum)))
+
+
+def rise_fraction(loss: ArrayLike) -> float:
+    """The fraction of consecutive steps at which the loss went up: #{t : L_{t+1} > L_t} / (T − 1)."""
+    loss = np.asarray(loss, dtype=float)
+    if loss.ndim != 1 or len(loss) < 2:
+        raise ValueError(f"loss must be 1-D with at least 2 steps, got shape {loss.shape}")
+    return float(np.mean(np.diff(loss) > 0))
+
+
+def window_means(loss: ArrayLike, windows: int) -> np.ndarray:
+    """The mean loss over ``windows`` consecutive windows of (nearly) equal length, in order."""
+    loss = np.asarray(loss, dtype=float)
+    checks.integer("windows", windows, low=1)
+    if loss.ndim != 1 or len(loss) < windows:
+        raise ValueError(f"loss must be 1-D with at least windows={windows} steps, got shape {loss.shape}")
+    return np.array([part.mean() for part in np.array_split(loss, windows)])
+
+
+def decreases_over_windows(loss: ArrayLike, windows: int) -> bool:
+    """Whether the window means of :func:`window_means` fall strictly from each window to the next."""
+    return bool(np.all(np.diff(window_means(loss, windows)) < 0))
+
+
+# --- The C2 setting, shared by notebooks 07 and 08 (so that their constant-η runs are the same cached runs)
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "quick": {"dataset": "mnist1d", "train_size": 1000, "model": "mlp", "loss": "mse", "top_k": 2,
+              "hessian_size": 1000, "model_options": {"width": 100, "depth": 2, "activation": "tanh", "init": "torch"},
+              "stop_at_train_acc": 0.99, "learning_rates": [0.2, 0.25, 0.33], "steps": 1000, "eigen_every": 20,
+              "sgd_batch_size": 32},
+    "paper": {"dataset": "cifar10", "train_size": 5000, "model": "mlp", "loss": "mse", "top_k": 2,
+              "hessian_size": 5000, "model_options": {"width": 200, "depth": 2, "activation": "tanh", "init": "torch"},
+              "stop_at_train_acc": 0.99, "learning_rates": [0.01, 0.02, 0.04], "steps": 20000, "eigen_every": 50,
+              "sgd_batch_size": 128},
+    "smoke": {"train_size": 128, "hessian_size": 128, "steps": 30, "eigen_every": 5, "sgd_batch_size": 16,
+              "model_options": {"width": 16, "depth": 2, "activation": "tanh", "init": "torch"}},
+}
+"""Per profile: the data, model and loss of the edge-of-stability runs, their step sizes η (quick: chosen
+from λ₁ ≈ 4.1 at initialisation so that 2/η = 10, 8, 6 is reached within the budget), the step budget,
+the eigenvalue schedule and the SGD control's batch size; ``smoke`` shrinks either profile."""
+
+
+def full_batch(base: Any, lr: float, steps: int, eigen_every: int) -> Any:
+    """``base`` (a :class:`~sgdlab.config.RunConfig`) as full-batch GD at ``lr`` for ``steps`` steps, the
+    training loss every step and the losses and top eigenvalues every ``eigen_every`` steps."""
+    from sgdlab.clock import Every
+
+    return dataclasses.replace(base, lr=lr, batch_size=None, epochs=steps, traces=("loss",),
+                               probes=("losses", "eigen"),
+                               every={"eigen": Every(steps=eigen_every), "losses": Every(steps=eigen_every)})

@@ -1,0 +1,91 @@
+"""Edge of stability: the threshold (plain and with momentum) from GD on quadratics, the edge step, the
+median after it, short-timescale rises and long-timescale decrease of the loss, bad input."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+
+from sgdlab import eos
+
+
+def gd_on_quadratic(curvature: float, lr: float, momentum: float = 0.0, steps: int = 400) -> float:
+    """|x| after heavy-ball GD (v ← βv + λx, x ← x − ηv) on ½λx² from x = 1."""
+    x, v = 1.0, 0.0
+    for _ in range(steps):
+        v = momentum * v + curvature * x
+        x -= lr * v
+    return abs(x)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_threshold_separates_stable_from_divergent_gd_on_a_quadratic(momentum):
+    lr = 0.1
+    edge = eos.stability_threshold(lr, momentum)
+    assert edge == pytest.approx((2 + 2 * momentum) / lr)
+    assert gd_on_quadratic(0.98 * edge, lr, momentum) < 1  # just below: contracts
+    assert gd_on_quadratic(1.02 * edge, lr, momentum) > 1e2  # just above: blows up
+
+
+def test_normalised_sharpness_is_one_at_the_threshold_and_takes_a_step_per_entry():
+    np.testing.assert_allclose(eos.normalised_sharpness([10.0, 20.0, 40.0], 0.1), [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(eos.normalised_sharpness([10.0, 10.0], [0.1, 0.4]), [0.5, 2.0])
+    assert eos.normalised_sharpness([38.0], 0.1, momentum=0.9)[0] == pytest.approx(1.0)
+
+
+def test_edge_step_is_the_first_measured_step_at_the_threshold_skipping_nan():
+    steps = [0, 20, 40, 60, 80]
+    lam = [5.0, np.nan, 9.9, 10.0, 9.5]  # threshold 2/0.2 = 10
+    assert eos.edge_step(steps, lam, 0.2) == 60
+    assert eos.edge_step(steps, lam, 0.2, fraction=0.95) == 40
+    assert eos.edge_step(steps, [1.0, 2.0, 3.0, 4.0, 5.0], 0.2) is None
+
+
+def test_median_after_the_edge_counts_only_the_measurements_from_the_edge_on():
+    steps = np.arange(0, 200, 20)
+    lam = [2, 4, 6, 8, 10, 11, 10.5, 9.8, 10.2, 12]  # edge at step 80; after: 10, 11, 10.5, 9.8, 10.2, 12
+    assert eos.median_after_edge(steps, lam, 0.2) == pytest.approx(np.median([10, 11, 10.5, 9.8, 10.2, 12]) / 10)
+    assert math.isnan(eos.median_after_edge(steps, np.ones(10), 0.2))
+
+
+def test_rise_fraction_counts_increases_and_gd_on_a_stable_quadratic_never_rises():
+    assert eos.rise_fraction([3, 2, 2.5, 1, 1.5]) == pytest.approx(0.5)
+    x = 1.0 * (1 - 0.1 * 15) ** np.arange(30)  # ηλ = 1.5 < 2: the iterate flips sign, the loss still falls
+    assert eos.rise_fraction(0.5 * 15 * x**2) == 0.0
+    x = 1.0 * (1 - 0.1 * 21) ** np.arange(30)  # ηλ = 2.1: every step raises the loss
+    assert eos.rise_fraction(0.5 * 21 * x**2) == 1.0
+
+
+def test_window_means_and_long_timescale_decrease_despite_short_oscillations():
+    t = np.arange(400)
+    loss = np.exp(-t / 200) + 0.05 * (-1.0) ** t  # rises every other step, falls over long windows
+    assert eos.rise_fraction(loss) == pytest.approx(0.5, abs=0.01)
+    np.testing.assert_allclose(eos.window_means(np.arange(6.0), 3), [0.5, 2.5, 4.5])
+    assert eos.decreases_over_windows(loss, 4)
+    assert not eos.decreases_over_windows(loss[::-1], 4)
+    assert not eos.decreases_over_windows(np.ones(8), 4)  # flat is not a decrease
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: eos.stability_threshold(0.0), "lr"),
+        (lambda: eos.stability_threshold(0.1, momentum=1.0), "momentum"),
+        (lambda: eos.normalised_sharpness([1.0], [0.1, -0.1]), "lr must be positive"),
+        (lambda: eos.edge_step([0, 1], [1.0], 0.1), "steps and values must be 1-D of one length"),
+        (lambda: eos.edge_step([0, 1], [1.0, 2.0], 0.1, fraction=0), "fraction"),
+        (lambda: eos.rise_fraction([1.0]), "at least 2 steps"),
+        (lambda: eos.window_means([1.0, 2.0], 3), "at least windows=3"),
+        (lambda: eos.window_means([1.0, 2.0], 0), "windows"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_field(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_docstring_examples():
+    assert doctest.testmod(eos).failed == 0
