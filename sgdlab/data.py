@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from sgdlab import atomic
+from sgdlab.checks import is_int
 from sgdlab.paths import datasets_dir
 from sgdlab.registry import Registry
 
@@ -148,7 +149,7 @@ def register(
     """
     if not callable(loader):
         raise ValueError(f"loader of dataset {name!r} must be callable; got {loader!r}")
-    if not _is_int(num_classes) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"num_classes of dataset {name!r} must be a positive integer; got {num_classes!r}")
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction of dataset {name!r} must be in (0, 1); got {validation_fraction!r}")
@@ -227,14 +228,11 @@ def _check_arguments(train_size: int | None, label_noise: float, holdout: str, s
         raise ValueError(f"holdout {holdout!r} is unknown; choose one of: {', '.join(HOLDOUTS)}")
     if not 0.0 <= label_noise < 1.0:
         raise ValueError(f"label_noise must be in [0, 1); got {label_noise!r}")
-    if train_size is not None and (not _is_int(train_size) or train_size < 1):
+    if train_size is not None and (not is_int(train_size) or train_size < 1):
         raise ValueError(f"train_size must be None or a positive integer; got {train_size!r}")
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:

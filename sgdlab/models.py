@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sgdlab.checks import is_int
 from sgdlab.registry import Registry
 
 Init = Callable[[torch.Tensor], Any]
@@ -92,7 +93,7 @@ def _seeded(seed: int) -> Iterator[None]:
 
 
 def _check_num_classes(num_classes: object) -> None:
-    if not _is_int(num_classes) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer; got {num_classes!r}")
 
 
@@ -153,13 +154,10 @@ def load_state_vector(model: nn.Module, vector: torch.Tensor) -> None:
         offset += t.numel()
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _check_shape(name: str, input_shape: tuple[int, ...], image_only: bool) -> tuple[int, ...]:
     shape = tuple(input_shape)
-    if not shape or not all(_is_int(s) and s > 0 for s in shape):
+    if not shape or not all(is_int(s) and s > 0 for s in shape):
         raise ValueError(f"input_shape must be a tuple of positive integers; got {input_shape!r}")
     if image_only and len(shape) != 3:
         raise ValueError(f"model {name!r} needs image input_shape (C, H, W); got {shape}")
@@ -183,7 +181,7 @@ def _check_options(name: str, defaults: Mapping[str, Any], given: Mapping[str, A
         elif isinstance(defaults[key], bool):
             if not isinstance(value, bool):
                 raise ValueError(f"option {key!r} of model {name!r} must be True or False; got {value!r}")
-        elif not _is_int(value) or value < 1:
+        elif not is_int(value) or value < 1:
             raise ValueError(f"option {key!r} of model {name!r} must be a positive integer; got {value!r}")
     return chosen
 
