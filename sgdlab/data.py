@@ -28,7 +28,7 @@ DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10",  # 
                              "fake_mnist", "fake_fashion_mnist", "fake_cifar10")
 # torchvision.datasets.FakeData of each image dataset's shape and classes, for smoke runs of the paper profiles
 FAKE = {"fake_mnist": (1, 28, 28), "fake_fashion_mnist": (1, 28, 28), "fake_cifar10": (3, 32, 32)}
-FAKE_SIZES = (2000, 500)  # training and test examples
+FAKE_SIZES = (1000, 200)  # training and test examples
 HOLDOUTS: tuple[str, ...] = ("test", "validation")
 NUM_CLASSES = 10  # all four built-in datasets
 
@@ -188,7 +188,7 @@ def load(
         x_train, y_train, x_test, y_test = _read_registered(name, registered)
         num_classes, fraction = registered.num_classes, registered.validation_fraction
     else:
-        x_train, y_train, x_test, y_test = (_read_mnist1d(root) if name == "mnist1d" else _read_fake(name)
+        x_train, y_train, x_test, y_test = (_read_mnist1d(root) if name == "mnist1d" else _read_fake(name, root)
                                             if name in FAKE else _read_torchvision(name, root))
         num_classes, fraction = NUM_CLASSES, _VALIDATION_FRACTION[name]
     if holdout == "validation":
@@ -364,19 +364,25 @@ def _missing_message(name: str, root: Path, files: _Files) -> str:
     )
 
 
-def _read_fake(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``torchvision.datasets.FakeData`` of the real dataset's shape and 10 classes, generated in memory:
-    images float32 in [0, 1]; the same tensors every time (FakeData seeds each image by its index)."""
-    import torchvision
+def _read_fake(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torchvision.datasets.FakeData`` of the real dataset's shape and 10 classes: images float32 in
+    [0, 1]; the same tensors every time (FakeData seeds each image by its index), kept in
+    ``<root>/<name>/<name>.npz`` after the first generation."""
+    path = root / name / f"{name}.npz"
+    if not path.is_file():
+        import torchvision
 
-    def generate(size: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
-        fake = torchvision.datasets.FakeData(size, FAKE[name], NUM_CLASSES, random_offset=offset,
-                                             transform=torchvision.transforms.PILToTensor())
-        images, labels = zip(*(fake[i] for i in range(size)))
-        return torch.stack(images).to(torch.float32).div_(255), torch.as_tensor(labels, dtype=torch.int64)
+        def generate(size: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+            fake = torchvision.datasets.FakeData(size, FAKE[name], NUM_CLASSES, random_offset=offset,
+                                                 transform=torchvision.transforms.PILToTensor())
+            images, labels = zip(*(fake[i] for i in range(size)))
+            return torch.stack(images).numpy(), np.asarray(labels, dtype=np.int64)
 
-    n_train, n_test = FAKE_SIZES
-    return (*generate(n_train, 0), *generate(n_test, n_train))
+        (x, y), (x_test, y_test) = generate(FAKE_SIZES[0], 0), generate(FAKE_SIZES[1], FAKE_SIZES[0])
+        _save_npz(path, {"x": x, "y": y, "x_test": x_test, "y_test": y_test})
+    with np.load(path) as arrays:
+        x, y, x_test, y_test = (torch.from_numpy(arrays[key]) for key in ("x", "y", "x_test", "y_test"))
+    return x.to(torch.float32).div_(255), y, x_test.to(torch.float32).div_(255), y_test
 
 
 def _images_and_labels(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:

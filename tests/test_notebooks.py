@@ -12,8 +12,8 @@ from sgdlab import notebooks
 
 
 @pytest.mark.parametrize("notebook", notebooks.find(), ids=lambda nb: nb.stem)
-def test_the_paper_profile_runs_in_smoke_mode(notebook, tmp_path, monkeypatch):
-    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+def test_the_paper_profile_runs_in_smoke_mode(notebook, tmp_path, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "smoke-data"))  # FakeData made once
     execution = notebooks.execute(notebook, tmp_path / notebook.stem, {"profile": "paper", "smoke": True})
     assert execution.error is None, execution.error
     written = json.loads((tmp_path / notebook.stem / "claims.json").read_text())
