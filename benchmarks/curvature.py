@@ -35,7 +35,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,10 @@ def prepare(case: Case) -> Case:
     return case
 
 
-def make_cases(device: torch.device, cnn_images: int, bn_images: int) -> list[Case]:
+CASES = ("mlp", "cnn", "simplecnn", "resnet32-bn")
+
+
+def make_cases(device: torch.device, cnn_images: int, bn_images: int, names: Sequence[str] = CASES) -> list[Case]:
     mnist1d = sgdlab.load("mnist1d")
     generator = torch.Generator().manual_seed(0)
 
@@ -136,6 +139,7 @@ def make_cases(device: torch.device, cnn_images: int, bn_images: int) -> list[Ca
         Case("resnet32-bn", f"ResNet-32 with BatchNorm (running statistics) on {bn_images:,} random CIFAR-shaped "
              "images", models.build("resnet32", (3, 32, 32), 10, batch_norm=True), bn_x, bn_y),
     ]
+    cases = [case for case in cases if case.name in names]
     for case in cases:
         case.model.to(device)
         case.x, case.y = case.x.to(device), case.y.to(device)
@@ -330,14 +334,19 @@ def top_eigen_table(case: Case, meter: Meter, repeats: int) -> list[dict[str, An
     return rows
 
 
+BATCHED = f"graph reuse, {K} batched (per vector)"
+
+
 def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
-    """Median over interleaved rounds of each product's time divided by one gradient's."""
+    """Median over interleaved rounds of each product's time divided by one gradient's; the batched
+    products (``is_grads_batched``) per vector, to show whether block methods could use them."""
     model, x, y = case.model, case.x, case.y
     params = [p for p in model.parameters() if p.requires_grad]
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(4)).to(x)
     tangents = dict(zip(names, (t.view_as(p) for t, p in zip(v.split([p.numel() for p in params]), params))))
     detached = {n: p.detach() for n, p in zip(names, params)}
+    block = torch.randn(K, len(v), generator=torch.Generator().manual_seed(5)).to(x)
 
     def loss_of(weights: dict[str, Tensor]) -> Tensor:
         return F.cross_entropy(torch.func.functional_call(model, weights, (x,)), y)
@@ -350,15 +359,18 @@ def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
             "graph reuse": lambda: reuse.matvec(v),
             "double backward": lambda: recompute.matvec(v),
             "forward-over-reverse": lambda: torch.func.jvp(grad_of, (detached,), (tangents,)),
+            BATCHED: lambda: torch.autograd.grad(reuse._grad, reuse.params, grad_outputs=block, retain_graph=True,
+                                                 is_grads_batched=True),
         }
         times: dict[str, list[float]] = {name: [] for name in ops}
         for _ in range(rounds + 1):  # the first round warms up
             for name, op in ops.items():
-                times[name].append(timed(op, x.device))
+                times[name].append(timed(op, x.device) / (K if name == BATCHED else 1))
     ratios = {name: statistics.median(t / g for t, g in zip(times[name][1:], times["gradient"][1:]))
               for name in ops if name != "gradient"}
+    single = {name: r for name, r in ratios.items() if name != BATCHED}
     return {"case": case.name, "gradient_ms": 1e3 * statistics.median(times["gradient"][1:]),
-            "ratio_to_gradient": ratios, "cheapest": min(ratios, key=ratios.get)}
+            "ratio_to_gradient": ratios, "cheapest": min(single, key=single.get)}
 
 
 @dataclass
@@ -425,10 +437,12 @@ def replay_tracking(traj: Trajectory) -> list[dict[str, Any]]:
     config, rows = traj.config, []
     device = traj.snapshots[0].device
     for label, method in WARM_STARTS.items():
-        previous, products, errors, seconds, converged = None, [], [], 0.0, True
+        previous, products, errors, seconds, converged, stale = None, [], [], 0.0, True, []
         for snapshot, reference in zip(traj.snapshots, traj.references):
             vector_to_parameters(snapshot, traj.model.parameters())
             warm = None if method is None or previous is None else previous.vectors
+            if warm is not None:
+                stale.append(stale_residual_ratio(traj, warm))
 
             def measure() -> None:
                 nonlocal previous
@@ -443,8 +457,17 @@ def replay_tracking(traj: Trajectory) -> list[dict[str, Any]]:
         rows.append({"trajectory": traj.name, "warm_start": label, "lr": config.lr, "epochs": config.epochs,
                      "measurements": len(products), "eigen_tol": config.eigen_tol,
                      "products_per_measurement": statistics.mean(products[1:]), "max_error": max(errors),
-                     "all_converged": converged, "time_s": seconds, "products": products})
+                     "all_converged": converged, "time_s": seconds, "products": products,
+                     "stale_ratio_median": statistics.median(stale) if stale else float("nan")})
     return rows
+
+
+def stale_residual_ratio(traj: Trajectory, warm: Tensor) -> float:
+    """The largest Ritz residual of Rayleigh–Ritz on the previous vectors alone (their k products,
+    the least any warm start can spend) at the new parameters, in units of the tolerance."""
+    with curvature.hessian(traj.model, traj.batches) as H:
+        eig = curvature.top_eigen(H, k=traj.config.top_k, tol=1e30, warm_start=warm, warm_method="subspace")
+    return float(eig.residuals.max() / (traj.config.eigen_tol * eig.values.abs().max()))
 
 
 def sync_check(case: Case) -> dict[str, Any]:
@@ -580,18 +603,19 @@ def format_tables(report: dict[str, Any]) -> str:
     if "hvp_cost" in report:
         lines += ["## One Hessian-vector product / one gradient (median of interleaved rounds)", ""]
         lines += _markdown(["case", "gradient (ms)", "graph reuse", "double backward", "forward-over-reverse",
-                            "cheapest"],
+                            BATCHED, "cheapest (single)"],
                            [[r["case"], f"{r['gradient_ms']:.1f}"] + [f"{r['ratio_to_gradient'][b]:.2f}" for b in
-                            ("graph reuse", "double backward", "forward-over-reverse")] + [r["cheapest"]]
+                            ("graph reuse", "double backward", "forward-over-reverse", BATCHED)] + [r["cheapest"]]
                             for r in report["hvp_cost"]], right_from=1) + [""]
     if "replay" in report:
         lines += [f"## Tracking λ1…λ{K} along replayed MLP trajectories (MNIST-1D, plain SGD, a measurement every "
                   f"epoch, reference: float64 cold Lanczos at tol {REPLAY_REFERENCE_TOL:g})", ""]
         lines += _markdown(["trajectory", "warm start", "lr", "measurements", "eigen_tol", "HVPs per measurement",
-                            "max rel. error", "all converged", "time (s)"],
+                            "max rel. error", "all converged", "time (s)", "stale residual / tol (median)"],
                            [[r["trajectory"], r["warm_start"], f"{r['lr']:g}", str(r["measurements"]),
                              f"{r['eigen_tol']:g}", f"{r['products_per_measurement']:.1f}", f"{r['max_error']:.1e}",
-                             "yes" if r["all_converged"] else "no", f"{r['time_s']:.2f}"] for r in report["replay"]],
+                             "yes" if r["all_converged"] else "no", f"{r['time_s']:.2f}",
+                             f"{r['stale_ratio_median']:.0f}"] for r in report["replay"]],
                            right_from=2) + [""]
     if "tracking" in report:
         lines += [f"## Tracking λ1…λ{K} every epoch, quick profile (MLP on MNIST-1D, median of {report['repeats']} "
@@ -620,6 +644,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to run")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
+                        help="cases of the top-k and product sections")
     parser.add_argument("--cnn-images", type=int, help="SimpleCNN case size (default: 32 on CPU, 2560 on GPU)")
     parser.add_argument("--bn-images", type=int, help="ResNet-32-BN case size (default: 16 on CPU, 2560 on GPU)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the tracking-overhead runs")
@@ -635,7 +661,8 @@ def main() -> None:
     report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]),
                               "machine": machine(device, args.threads), "repeats": args.repeats}
     if {"top_eigen", "hvp_cost"} & set(sections):
-        cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16))
+        cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16),
+                           args.cases)
         if gpu:
             report["sync_check"] = [sync_check(case) for case in cases]
         if "top_eigen" in sections:
@@ -651,7 +678,10 @@ def main() -> None:
                                         "reference_products": case.reference_products})
                 report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
         if "hvp_cost" in sections:
-            report["hvp_cost"] = [hvp_cost_table(case, rounds=5 * args.repeats) for case in cases]
+            report["hvp_cost"] = []
+            for case in cases:
+                log(f"products: {case.name}")
+                report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
     if "replay" in sections:
         report["replay"] = []
         for name, config in TRAJECTORIES.items():
