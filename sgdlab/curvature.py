@@ -11,10 +11,10 @@ flags and every buffer are restored exactly when the operator is closed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from typing import Protocol
 

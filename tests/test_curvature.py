@@ -22,7 +22,6 @@ from sgdlab.curvature import (
 )
 
 
-
 @pytest.fixture(autouse=True)
 def float64_by_default():
     previous = torch.get_default_dtype()
