@@ -7,12 +7,19 @@ Everything runs in this one process, on the same models, data, parameters and de
    median wall time over interleaved repeats, Hessian-vector products, error, peak memory and the
    ratio of each peer's time to sgdlab's;
 2. the cost of one Hessian-vector product relative to one gradient for each way of computing it;
-3. the overhead of tracking λ₁…λ₅ every epoch over bare training in the quick profile.
+3. tracking along a replayed training trajectory: products per measurement and eigenvalue error
+   of each warm start against a tight reference at every measurement;
+4. the overhead of tracking λ₁…λ₅ every epoch over bare training in the quick profile;
+5. the targets, each with its measured value and whether it is met.
 
     python benchmarks/curvature.py                  # CPU, every core
     python benchmarks/curvature.py --device cuda    # the paper's sizes (2,560 images per case)
+    python benchmarks/curvature.py --sections hvp_cost replay   # some sections only
 
-Needs the ``bench`` extra (``pip install -e .[bench]``). Prints the tables and writes them as JSON.
+On CUDA, times come from CUDA events, memory from the caching allocator, and a Lanczos run is
+checked for host synchronisation between convergence checks (``torch.cuda.set_sync_debug_mode``).
+Needs the ``bench`` extra (``pip install -e .[bench]``) for the peers of section 1. Prints the
+tables and the targets and writes them as JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,15 +44,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import sgdlab
 from sgdlab import curvature, models
-from sgdlab.train import RunConfig, train
+from sgdlab import RunConfig
+from sgdlab.train import train
 
 K = 5
 TARGET_ERROR = 1e-4
 SGD_LR = 0.05
 REFERENCE_TOL = 1e-10
+REPLAY_REFERENCE_TOL = 1e-6
+SECTIONS = ("top_eigen", "hvp_cost", "replay", "tracking")
+TARGETS = {"peer_ratio": 1.5, "hvp_ratio": 2.0, "products_per_measurement": 8.0, "replay_error": 1e-4,
+           "overhead_fraction_of_before": 1 / 3}
+OVERHEAD_BEFORE = 2.82  # the quick profile's tracking overhead when the targets were set (282%)
 
 
 # --------------------------------------------------------------------------------------------- cases
@@ -103,7 +117,10 @@ def prepare(case: Case) -> Case:
     return case
 
 
-def make_cases(device: torch.device, cnn_images: int, bn_images: int) -> list[Case]:
+CASES = ("mlp", "cnn", "simplecnn", "resnet32-bn")
+
+
+def make_cases(device: torch.device, cnn_images: int, bn_images: int, names: Sequence[str] = CASES) -> list[Case]:
     mnist1d = sgdlab.load("mnist1d")
     generator = torch.Generator().manual_seed(0)
 
@@ -115,11 +132,14 @@ def make_cases(device: torch.device, cnn_images: int, bn_images: int) -> list[Ca
     cases = [
         Case("mlp", "quick-profile MLP (100x2) on 1,000 MNIST-1D training examples",
              models.build("mlp", mnist1d.input_shape, 10), mnist1d.x_train[:1000], mnist1d.y_train[:1000]),
+        Case("cnn", "MNIST-1D 1-D CNN (two conv-ReLU-max-pool blocks, width 32) on 1,000 training examples",
+             models.build("cnn", mnist1d.input_shape, 10), mnist1d.x_train[:1000], mnist1d.y_train[:1000]),
         Case("simplecnn", f"SimpleCNN on {cnn_images:,} random CIFAR-shaped images (N(0,1) pixels, uniform labels)",
              models.build("simplecnn", (3, 32, 32), 10), cnn_x, cnn_y),
         Case("resnet32-bn", f"ResNet-32 with BatchNorm (running statistics) on {bn_images:,} random CIFAR-shaped "
              "images", models.build("resnet32", (3, 32, 32), 10, batch_norm=True), bn_x, bn_y),
     ]
+    cases = [case for case in cases if case.name in names]
     for case in cases:
         case.model.to(device)
         case.x, case.y = case.x.to(device), case.y.to(device)
@@ -252,13 +272,23 @@ class Meter:
         return out, seconds, (peak - base) / 2**20
 
     def time(self, fn: Callable[[], Any]) -> float:
-        """Wall time of one call, without touching the memory statistics."""
-        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
-        sync()
+        """Time of one call, without touching the memory statistics."""
+        return timed(fn, self.device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Seconds one call takes: CUDA events on a GPU (device time of the queued work), wall time on a CPU."""
+    if device.type != "cuda":
         start = time.perf_counter()
         fn()
-        sync()
         return time.perf_counter() - start
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize(device)
+    begin.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return begin.elapsed_time(end) / 1e3
 
 
 def _proc_status(key: str) -> int:
@@ -304,14 +334,19 @@ def top_eigen_table(case: Case, meter: Meter, repeats: int) -> list[dict[str, An
     return rows
 
 
+BATCHED = f"graph reuse, {K} batched (per vector)"
+
+
 def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
-    """Median over interleaved rounds of each product's time divided by one gradient's."""
+    """Median over interleaved rounds of each product's time divided by one gradient's; the batched
+    products (``is_grads_batched``) per vector, to show whether block methods could use them."""
     model, x, y = case.model, case.x, case.y
     params = [p for p in model.parameters() if p.requires_grad]
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(4)).to(x)
     tangents = dict(zip(names, (t.view_as(p) for t, p in zip(v.split([p.numel() for p in params]), params))))
     detached = {n: p.detach() for n, p in zip(names, params)}
+    block = torch.randn(K, len(v), generator=torch.Generator().manual_seed(5)).to(x)
 
     def loss_of(weights: dict[str, Tensor]) -> Tensor:
         return F.cross_entropy(torch.func.functional_call(model, weights, (x,)), y)
@@ -324,20 +359,136 @@ def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
             "graph reuse": lambda: reuse.matvec(v),
             "double backward": lambda: recompute.matvec(v),
             "forward-over-reverse": lambda: torch.func.jvp(grad_of, (detached,), (tangents,)),
+            BATCHED: lambda: torch.autograd.grad(reuse._grad, reuse.params, grad_outputs=block, retain_graph=True,
+                                                 is_grads_batched=True),
         }
-        sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
         times: dict[str, list[float]] = {name: [] for name in ops}
         for _ in range(rounds + 1):  # the first round warms up
             for name, op in ops.items():
-                sync()
-                start = time.perf_counter()
-                op()
-                sync()
-                times[name].append(time.perf_counter() - start)
+                times[name].append(timed(op, x.device) / (K if name == BATCHED else 1))
     ratios = {name: statistics.median(t / g for t, g in zip(times[name][1:], times["gradient"][1:]))
               for name in ops if name != "gradient"}
+    single = {name: r for name, r in ratios.items() if name != BATCHED}
     return {"case": case.name, "gradient_ms": 1e3 * statistics.median(times["gradient"][1:]),
-            "ratio_to_gradient": ratios}
+            "ratio_to_gradient": ratios, "cheapest": min(single, key=single.get)}
+
+
+@dataclass
+class Trajectory:
+    """Flat parameters of a plain-SGD run after every ``measure_every`` epochs, and their float64
+    top-k reference eigenvalues on the run's Hessian subset."""
+
+    name: str
+    config: RunConfig
+    model: nn.Module
+    batches: list[tuple[Tensor, Tensor]]
+    snapshots: list[Tensor] = field(default_factory=list)
+    references: list[np.ndarray] = field(default_factory=list)
+
+
+TRAJECTORIES = {
+    "RunConfig defaults": RunConfig(),
+    "quick profile (lr 0.2, 20 epochs)": RunConfig(lr=0.2, epochs=20, hessian_size=1000),
+}
+
+
+def record_trajectory(name: str, config: RunConfig, device: torch.device) -> Trajectory:
+    """Train ``config.model`` on ``config.dataset`` with plain SGD (constant lr and batch size,
+    batches drawn without replacement from seeded permutations) and keep the parameters at every
+    measurement; the Hessian subset is drawn as a run draws it."""
+    ds = sgdlab.data.load(config.dataset)
+    model = models.build(config.model, ds.input_shape, ds.num_classes, seed=config.seed).to(device)
+    x, y = ds.x_train.to(device), ds.y_train.to(device)
+    subset = torch.randperm(len(y), generator=torch.Generator().manual_seed(config.seed + 1))[: config.hessian_size]
+    traj = Trajectory(name, config, model, [(x[subset], y[subset])])
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    steps_per_epoch = -(-len(y) // config.batch_size)
+    every = max(1, round(config.measure_every * steps_per_epoch))
+    order = torch.empty(0, dtype=torch.long)
+    for step in range(round(config.epochs * steps_per_epoch) + 1):
+        if step % every == 0:
+            traj.snapshots.append(parameters_to_vector(model.parameters()).detach().clone())
+        while len(order) < config.batch_size:
+            order = torch.cat([order, torch.randperm(len(y), generator=generator)])
+        idx, order = order[: config.batch_size].to(device), order[config.batch_size :]
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[idx]), y[idx]).backward()
+        optimizer.step()
+    model64 = copy.deepcopy(model).double()
+    batches64 = [(x[subset].double(), y[subset])]
+    for snapshot in traj.snapshots:
+        vector_to_parameters(snapshot.double(), model64.parameters())
+        with curvature.hessian(model64, batches64) as H:
+            eig = curvature.top_eigen(H, k=config.top_k, tol=REPLAY_REFERENCE_TOL, max_iter=1000, seed=config.seed)
+        if not eig.converged:
+            raise RuntimeError(f"{name}: a float64 reference did not converge")
+        traj.references.append(eig.values.cpu().numpy())
+    return traj
+
+
+WARM_STARTS = {"cold (no warm start)": None, "sum of previous vectors": "lanczos", "subspace tracking": "subspace"}
+
+
+def replay_tracking(traj: Trajectory) -> list[dict[str, Any]]:
+    """Measure top-k at every snapshot, each way of warm-starting from its own previous measurement,
+    at the run's ``eigen_tol``; products per measurement (the first, always cold, left out), the
+    largest relative eigenvalue error against the reference, and the total time."""
+    config, rows = traj.config, []
+    device = traj.snapshots[0].device
+    for label, method in WARM_STARTS.items():
+        previous, products, errors, seconds, converged, stale = None, [], [], 0.0, True, []
+        for snapshot, reference in zip(traj.snapshots, traj.references):
+            vector_to_parameters(snapshot, traj.model.parameters())
+            warm = None if method is None or previous is None else previous.vectors
+            if warm is not None:
+                stale.append(stale_residual_ratio(traj, warm))
+
+            def measure() -> None:
+                nonlocal previous
+                with curvature.hessian(traj.model, traj.batches) as H:
+                    previous = curvature.top_eigen(H, k=config.top_k, tol=config.eigen_tol, warm_start=warm,
+                                                   warm_method=method or "lanczos", seed=config.seed)
+
+            seconds += timed(measure, device)
+            products.append(previous.n_products)
+            errors.append(relative_error(previous.values.cpu().numpy(), reference))
+            converged &= previous.converged
+        rows.append({"trajectory": traj.name, "warm_start": label, "lr": config.lr, "epochs": config.epochs,
+                     "measurements": len(products), "eigen_tol": config.eigen_tol,
+                     "products_per_measurement": statistics.mean(products[1:]), "max_error": max(errors),
+                     "all_converged": converged, "time_s": seconds, "products": products,
+                     "stale_ratio_median": statistics.median(stale) if stale else float("nan")})
+    return rows
+
+
+def stale_residual_ratio(traj: Trajectory, warm: Tensor) -> float:
+    """The largest Ritz residual of Rayleigh–Ritz on the previous vectors alone (their k products,
+    the least any warm start can spend) at the new parameters, in units of the tolerance."""
+    with curvature.hessian(traj.model, traj.batches) as H:
+        eig = curvature.top_eigen(H, k=traj.config.top_k, tol=1e30, warm_start=warm, warm_method="subspace")
+    return float(eig.residuals.max() / (traj.config.eigen_tol * eig.values.abs().max()))
+
+
+def sync_check(case: Case) -> dict[str, Any]:
+    """Lanczos steps between two convergence checks under ``torch.cuda.set_sync_debug_mode("error")``:
+    any host synchronisation in a product or the reorthogonalisation raises."""
+    with curvature.hessian(case.model, case.batches) as H:
+        generator = torch.Generator(device=H.device).manual_seed(0)
+        v0 = torch.randn(H.dim, generator=generator, device=H.device, dtype=H.dtype)
+        krylov = curvature._Krylov(H, v0, 20, generator)
+        krylov.step()  # first use: lazy initialisation may synchronise
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(10):
+                krylov.step()
+            error = None
+        except RuntimeError as exc:
+            error = str(exc).splitlines()[0]
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return {"case": case.name, "steps": 10, "synchronisation_free": error is None, "error": error}
 
 
 TRACKING_VARIANTS = {"quick profile": {}, "Hessian on 256 examples": {"hessian_size": 256}}
@@ -369,46 +520,115 @@ def tracking_overhead(device: str, epochs: int, repeats: int) -> list[dict[str, 
 
 
 def machine(device: torch.device, threads: int) -> dict[str, Any]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "load_average_1min": os.getloadavg()[0],
             "python": platform.python_version(), "platform": platform.platform(),
-            "versions": {name: version(name) for name in ("torch", "scipy", "PyHessian", "hessian-eigenthings",
-                                                          "curvlinops-for-pytorch")}}
+            "versions": {name: installed(name) for name in ("torch", "scipy", "PyHessian", "hessian-eigenthings",
+                                                            "curvlinops-for-pytorch")}}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
 
 
+def _target(target: str, measured: str, met: bool) -> dict[str, Any]:
+    return {"target": target, "measured": measured, "met": met}
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the sections that ran, with its measured value and whether it is met."""
+    rows = []
+    for case in report.get("cases", []):
+        table = [r for r in report["top_eigen"] if r["case"] == case["name"]]
+        ours = next(r for r in table if r["method"] == "sgdlab")
+        peers = [r for r in table if not r["method"].startswith("sgdlab") and r["reached"]]
+        fastest = min(peers, key=lambda r: r["time_s"], default=None)
+        ratio = fastest["time_s"] / ours["time_s"] if fastest and ours["reached"] else float("nan")
+        rows.append(_target(f"{case['name']}: cold top-{K} at <= {TARGET_ERROR:g}, fastest peer's time / ours "
+                            f">= {TARGETS['peer_ratio']}", f"{ratio:.2f} ({fastest['method'] if fastest else '-'})",
+                            ratio >= TARGETS["peer_ratio"]))
+    for row in report.get("hvp_cost", []):
+        cheapest = row["cheapest"]
+        ratio = row["ratio_to_gradient"][cheapest]
+        rows.append(_target(f"{row['case']}: one HVP (cheapest backend) <= {TARGETS['hvp_ratio']:g} gradients",
+                            f"{ratio:.2f} ({cheapest})", ratio <= TARGETS["hvp_ratio"]))
+    for row in report.get("replay", []):
+        if row["warm_start"] == "cold (no warm start)":
+            continue
+        name = f"{row['trajectory']}, {row['warm_start']}"
+        rows.append(_target(f"{name}: <= {TARGETS['products_per_measurement']:g} HVPs per measurement",
+                            f"{row['products_per_measurement']:.1f}",
+                            row["products_per_measurement"] <= TARGETS["products_per_measurement"]))
+        rows.append(_target(f"{name}: max rel. error <= {TARGETS['replay_error']:g} at every measurement",
+                            f"{row['max_error']:.1e}", row["max_error"] <= TARGETS["replay_error"]))
+    for row in report.get("tracking", [])[:1]:
+        limit = OVERHEAD_BEFORE * TARGETS["overhead_fraction_of_before"]
+        rows.append(_target(f"{row['variant']}: tracking overhead <= {100 * limit:.0f}% (a third of "
+                            f"{100 * OVERHEAD_BEFORE:.0f}%)", f"{100 * row['overhead']:.0f}%", row["overhead"] <= limit))
+    for row in report.get("sync_check", []):
+        rows.append(_target(f"{row['case']}: no host synchronisation between convergence checks",
+                            row["error"] or "none", row["synchronisation_free"]))
+    return rows
+
+
+def _markdown(header: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
+    align = ["---" if i < right_from else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def format_tables(report: dict[str, Any]) -> str:
-    lines = [f"## Top-{K} eigenvalues, relative error <= {TARGET_ERROR:g} (median of {report['repeats']} runs)", "",
-             "| case | method | HVP | best setting | time (s) | HVPs | rel. error | peak mem (MiB) | time / sgdlab |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|"]
-    for row in report["top_eigen"]:
-        if row["reached"]:
-            lines.append(f"| {row['case']} | {row['method']} | {row['product']} | {row['setting_name']}="
-                         f"{_setting(row['setting'])} | {row['time_s']:.3f} | {row['products']} | "
-                         f"{row['error']:.1e} | {row['peak_mib']:.0f} | {row['ratio_to_sgdlab']:.2f} |")
-        else:
-            lines.append(f"| {row['case']} | {row['method']} | {row['product']} | not reached (best "
-                         f"{row['error']:.1e} at {row['setting_name']}={_setting(row['setting'])}) | – | "
-                         f"{row['products']} | – | – | – |")
-    lines += ["", "## One Hessian-vector product / one gradient (median of interleaved rounds)", "",
-              "| case | gradient (ms) | graph reuse | double backward | forward-over-reverse |",
-              "|---|---:|---:|---:|---:|"]
-    for row in report["hvp_cost"]:
-        r = row["ratio_to_gradient"]
-        lines.append(f"| {row['case']} | {row['gradient_ms']:.1f} | {r['graph reuse']:.2f} | "
-                     f"{r['double backward']:.2f} | {r['forward-over-reverse']:.2f} |")
-    lines += ["", f"## Tracking λ1…λ{K} every epoch, quick profile (MLP on MNIST-1D, median of {report['repeats']} "
-              "runs)", "", "| variant | Hessian examples | eigen_tol | epochs | bare training (s) | with tracking (s) "
-              "| overhead | HVPs per measurement |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for t in report["tracking"]:
-        lines.append(f"| {t['variant']} | {t['hessian_size']} | {t['eigen_tol']:g} | {t['epochs']} | "
-                     f"{t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
-                     f"{t['products_per_measurement']:.1f} |")
+    lines: list[str] = []
+    if "top_eigen" in report:
+        lines += [f"## Top-{K} eigenvalues, relative error <= {TARGET_ERROR:g} (median of {report['repeats']} runs)",
+                  "", "| case | method | HVP | best setting | time (s) | HVPs | rel. error | peak mem (MiB) | "
+                  "time / sgdlab |", "|---|---|---|---|---:|---:|---:|---:|---:|"]
+        for row in report["top_eigen"]:
+            if row["reached"]:
+                lines.append(f"| {row['case']} | {row['method']} | {row['product']} | {row['setting_name']}="
+                             f"{_setting(row['setting'])} | {row['time_s']:.3f} | {row['products']} | "
+                             f"{row['error']:.1e} | {row['peak_mib']:.0f} | {row['ratio_to_sgdlab']:.2f} |")
+            else:
+                lines.append(f"| {row['case']} | {row['method']} | {row['product']} | not reached (best "
+                             f"{row['error']:.1e} at {row['setting_name']}={_setting(row['setting'])}) | – | "
+                             f"{row['products']} | – | – | – |")
+        lines.append("")
+    if "hvp_cost" in report:
+        lines += ["## One Hessian-vector product / one gradient (median of interleaved rounds)", ""]
+        lines += _markdown(["case", "gradient (ms)", "graph reuse", "double backward", "forward-over-reverse",
+                            BATCHED, "cheapest (single)"],
+                           [[r["case"], f"{r['gradient_ms']:.1f}"] + [f"{r['ratio_to_gradient'][b]:.2f}" for b in
+                            ("graph reuse", "double backward", "forward-over-reverse", BATCHED)] + [r["cheapest"]]
+                            for r in report["hvp_cost"]], right_from=1) + [""]
+    if "replay" in report:
+        lines += [f"## Tracking λ1…λ{K} along replayed MLP trajectories (MNIST-1D, plain SGD, a measurement every "
+                  f"epoch, reference: float64 cold Lanczos at tol {REPLAY_REFERENCE_TOL:g})", ""]
+        lines += _markdown(["trajectory", "warm start", "lr", "measurements", "eigen_tol", "HVPs per measurement",
+                            "max rel. error", "all converged", "time (s)", "stale residual / tol (median)"],
+                           [[r["trajectory"], r["warm_start"], f"{r['lr']:g}", str(r["measurements"]),
+                             f"{r['eigen_tol']:g}", f"{r['products_per_measurement']:.1f}", f"{r['max_error']:.1e}",
+                             "yes" if r["all_converged"] else "no", f"{r['time_s']:.2f}",
+                             f"{r['stale_ratio_median']:.0f}"] for r in report["replay"]],
+                           right_from=2) + [""]
+    if "tracking" in report:
+        lines += [f"## Tracking λ1…λ{K} every epoch, quick profile (MLP on MNIST-1D, median of {report['repeats']} "
+                  "runs)", "", "| variant | Hessian examples | eigen_tol | epochs | bare training (s) | with tracking "
+                  "(s) | overhead | HVPs per measurement |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for t in report["tracking"]:
+            lines.append(f"| {t['variant']} | {t['hessian_size']} | {t['eigen_tol']:g} | {t['epochs']} | "
+                         f"{t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
+                         f"{t['products_per_measurement']:.1f} |")
+        lines.append("")
+    lines += ["## Targets", ""]
+    lines += _markdown(["target", "measured", "met"], [[t["target"], t["measured"], "met" if t["met"] else "not met"]
+                                                       for t in report["targets"]], right_from=3)
     return "\n".join(lines)
 
 
@@ -423,31 +643,55 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median reported)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to run")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES),
+                        help="cases of the top-k and product sections")
     parser.add_argument("--cnn-images", type=int, help="SimpleCNN case size (default: 32 on CPU, 2560 on GPU)")
     parser.add_argument("--bn-images", type=int, help="ResNet-32-BN case size (default: 16 on CPU, 2560 on GPU)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the tracking-overhead runs")
-    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/<device>.json)")
+    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/<device>[-<sections>].json)")
     args = parser.parse_args()
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     torch.set_num_threads(args.threads)
-    out = args.out or Path(__file__).parent / "results" / f"{device.type}.json"
+    sections = [name for name in SECTIONS if name in args.sections]
+    suffix = "" if len(sections) == len(SECTIONS) else "-" + "+".join(sections)
+    out = args.out or Path(__file__).parent / "results" / f"{device.type}{suffix}.json"
 
-    report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]), "machine": machine(device, args.threads), "repeats": args.repeats}
-    cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16))
-    meter = Meter(device)
-    report["cases"], report["top_eigen"], report["hvp_cost"] = [], [], []
-    for case in cases:
-        prepare(case)
-        print(f"{case.name}: {case.description}; {case.n_params:,} parameters; reference "
-              f"{np.array2string(case.reference, precision=5)} ({case.reference_products} float64 products)",
-              flush=True)
-        report["cases"].append({"name": case.name, "description": case.description, "parameters": case.n_params,
-                                "reference": case.reference.tolist(), "reference_products": case.reference_products})
-        report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
-        report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
-    report["tracking"] = tracking_overhead(args.device, args.epochs, args.repeats)
+    report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]),
+                              "machine": machine(device, args.threads), "repeats": args.repeats}
+    if {"top_eigen", "hvp_cost"} & set(sections):
+        cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16),
+                           args.cases)
+        if gpu:
+            report["sync_check"] = [sync_check(case) for case in cases]
+        if "top_eigen" in sections:
+            report["cases"], report["top_eigen"] = [], []
+            meter = Meter(device)
+            for case in cases:
+                prepare(case)
+                print(f"{case.name}: {case.description}; {case.n_params:,} parameters; reference "
+                      f"{np.array2string(case.reference, precision=5)} ({case.reference_products} float64 products)",
+                      flush=True)
+                report["cases"].append({"name": case.name, "description": case.description,
+                                        "parameters": case.n_params, "reference": case.reference.tolist(),
+                                        "reference_products": case.reference_products})
+                report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
+        if "hvp_cost" in sections:
+            report["hvp_cost"] = []
+            for case in cases:
+                log(f"products: {case.name}")
+                report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
+    if "replay" in sections:
+        report["replay"] = []
+        for name, config in TRAJECTORIES.items():
+            log(f"replay: {name}")
+            config = dataclasses.replace(config, device=args.device)
+            report["replay"] += replay_tracking(record_trajectory(name, config, device))
+    if "tracking" in sections:
+        report["tracking"] = tracking_overhead(args.device, args.epochs, args.repeats)
     report["machine"]["load_average_1min_end"] = os.getloadavg()[0]
+    report["targets"] = targets(report)
     table = format_tables(report)
     print(table)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ from sgdlab.curvature import (
     spectral_density,
     top_eigen,
     trace,
+    tracking_budget,
 )
-
 
 
 @pytest.fixture(autouse=True)
@@ -240,3 +240,84 @@ def test_bad_input_is_rejected():
             pass
     with pytest.raises(ValueError, match="warm_start must have 4 rows"):
         top_eigen(op, k=2, warm_start=torch.ones(3, 2))
+
+
+def rotation(dim: int, angle: float, seed: int) -> torch.Tensor:
+    """exp(angle · K) for a random skew-symmetric K of unit spectral norm: a rotation by about ``angle``."""
+    K = torch.randn(dim, dim, generator=torch.Generator().manual_seed(seed))
+    K = K - K.T
+    return torch.linalg.matrix_exp(angle * K / torch.linalg.matrix_norm(K, ord=2))
+
+
+def test_subspace_tracking_matches_dense_hessian_after_a_small_move():
+    model = tiny_mlp()
+    batches = as_batches(*data((5,)), batch_size=12)
+    with hessian(model, batches) as op:
+        first = top_eigen(op, k=4, tol=1e-8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1e-3 * torch.randn_like(p))
+    exact = torch.linalg.eigvalsh(dense_hessian(model, batches)).flip(0)[:4]
+    with hessian(model, batches) as op:
+        tracked = top_eigen(op, k=4, tol=1e-8, warm_start=first.vectors, warm_method="subspace")
+        H = dense_hessian(model, batches)
+    assert tracked.converged
+    torch.testing.assert_close(tracked.values, exact, rtol=1e-9, atol=1e-12)
+    actual = (H @ tracked.vectors - tracked.vectors * tracked.values).norm(dim=0)
+    torch.testing.assert_close(actual, tracked.residuals, rtol=1e-6, atol=1e-13)
+    assert (actual <= 1e-8 * exact.abs().max()).all()
+    torch.testing.assert_close(tracked.vectors.T @ tracked.vectors, torch.eye(4), rtol=0, atol=1e-12)
+
+
+def test_subspace_tracking_follows_a_slowly_rotating_matrix_with_fewer_products():
+    dim, k, tol = 150, 5, 1e-4
+    D = torch.diag(torch.cat([torch.tensor([9.0, 7.0, 6.0, 5.0, 4.5]), torch.linspace(3.0, -1.0, dim - 5)]))
+    Q = torch.eye(dim)
+    previous, tracked_products, cold_products = None, [], []
+    for step in range(8):
+        A = Q @ D @ Q.T
+        exact = torch.linalg.eigvalsh(A).flip(0)[:k]
+        cold = top_eigen(MatrixOperator(A), k=k, tol=tol, seed=step)
+        tracked = top_eigen(MatrixOperator(A), k=k, tol=tol, seed=step, warm_method="subspace",
+                            warm_start=None if previous is None else previous.vectors)
+        for result in (cold, tracked):
+            assert result.converged
+            assert ((result.values - exact).abs() <= tol * exact[0]).all()
+        if previous is not None:
+            tracked_products.append(tracked.n_products)
+            cold_products.append(cold.n_products)
+        previous = tracked
+        Q = rotation(dim, 1e-3, seed=step) @ Q
+    assert sum(tracked_products) < 0.7 * sum(cold_products), (tracked_products, cold_products)
+
+
+def test_subspace_tracking_falls_back_to_cold_lanczos_when_the_warm_basis_is_orthogonal():
+    A = wishart(100, 300, seed=7) + torch.diag(torch.tensor([8.0, 6.0, 5.0, 4.0] + [0.0] * 96))
+    exact_values, exact_vectors = torch.linalg.eigh(A)
+    top = exact_vectors[:, -4:]
+    warm = torch.randn(100, 4, generator=torch.Generator().manual_seed(8))
+    warm = torch.linalg.qr(warm - top @ (top.T @ warm)).Q  # orthogonal to the top-4 eigenvectors
+    eig = top_eigen(MatrixOperator(A), k=4, tol=1e-8, warm_start=warm, warm_method="subspace")
+    assert eig.converged
+    assert eig.n_products > tracking_budget(4)  # the tracking budget was spent, then Lanczos ran cold
+    torch.testing.assert_close(eig.values, exact_values.flip(0)[:4], rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("warm_method", ["lanczos", "subspace"])
+def test_bad_warm_start_is_rejected(warm_method):
+    op = MatrixOperator(torch.eye(4))
+    cases = [
+        (torch.ones(3, 2), "warm_start must have 4 rows"),
+        (torch.ones(4, 2, 1), "warm_start must have 4 rows"),
+        (torch.ones(4, 0), "warm_start must have 4 rows"),
+        (torch.ones(4, 2, dtype=torch.float32), "warm_start has dtype torch.float32, the operator's is torch.float64"),
+        (torch.ones(4, 2, device="meta"), "warm_start is on device meta, the operator on cpu"),
+        (torch.tensor([[1.0, float("nan")]] * 4), "non-finite"),
+        (torch.tensor([[1.0, float("inf")]] * 4), "non-finite"),
+        (np.ones((4, 2)), "warm_start must be a tensor"),
+    ]
+    for warm, message in cases:
+        with pytest.raises(ValueError, match=message):
+            top_eigen(op, k=2, warm_start=warm, warm_method=warm_method)
+    with pytest.raises(ValueError, match="warm_method 'sum' is unknown; choose one of: lanczos, subspace"):
+        top_eigen(op, k=2, warm_start=torch.ones(4, 2), warm_method="sum")
