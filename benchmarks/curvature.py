@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
-import importlib
 import dataclasses
+import importlib
 import json
 import os
 import platform
@@ -47,8 +47,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import sgdlab
-from sgdlab import curvature, models
-from sgdlab import RunConfig
+from sgdlab import RunConfig, curvature, models
 from sgdlab.train import train
 
 K = 5
@@ -572,7 +571,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     for row in report.get("tracking", [])[:1]:
         limit = OVERHEAD_BEFORE * TARGETS["overhead_fraction_of_before"]
         rows.append(_target(f"{row['variant']}: tracking overhead <= {100 * limit:.0f}% (a third of "
-                            f"{100 * OVERHEAD_BEFORE:.0f}%)", f"{100 * row['overhead']:.0f}%", row["overhead"] <= limit))
+                            f"{100 * OVERHEAD_BEFORE:.0f}%)", f"{100 * row['overhead']:.0f}%",
+                            row["overhead"] <= limit))
     for row in report.get("sync_check", []):
         rows.append(_target(f"{row['case']}: no host synchronisation between convergence checks",
                             row["error"] or "none", row["synchronisation_free"]))
