@@ -28,8 +28,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from sgdlab import citations, data, paths, plots, profiles
 from sgdlab import claims as claims_module
-from sgdlab import data, paths, plots, profiles
 from sgdlab.config import RunConfig
 
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
@@ -50,14 +50,15 @@ class Finding:
     @classmethod
     def open(cls, name: str, profile: str, *, parameters: Mapping[str, Any], quick: Mapping[str, Any],
              paper: Mapping[str, Any], common: Mapping[str, Any] | None = None,
-             smoke: Mapping[str, Any] | None = None) -> Finding:
+             smoke: Mapping[str, Any] | None = None, cites: tuple[str, ...] = ()) -> Finding:
         """The finding ``name`` at ``profile``.
 
         ``parameters``: every papermill parameter of the notebook but ``profile`` (recorded with each
         figure). One named like a setting replaces it unless ``None``, and must have its type; ``seed``,
         ``device``, ``output_dir`` and ``smoke`` are used here. ``common`` holds the settings both
         profiles share, ``quick`` and ``paper`` the rest; ``smoke`` the sizes a smoke run shrinks
-        (applied on top of either profile).
+        (applied on top of either profile). ``cites``: keys of :data:`sgdlab.citations.PAPERS`, written
+        to ``citation.bib`` in the output folder for the index.
         """
         profiles.check(profile)
         parameters = dict(parameters)
@@ -79,6 +80,8 @@ class Finding:
             if key in parameters:
                 run_fields[key] = parameters[key]
         out = profiles.output_path(parameters.get("output_dir", ""), name)
+        if cites:
+            (out / citations.FILE).write_text(citations.bibtex(tuple(cites)))
         return cls(name, profile, SimpleNamespace(profile=profile, **chosen), parameters, out, is_smoke, run_fields)
 
     def config(self, **fields: Any) -> RunConfig:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sgdlab import notebooks, plots, results
+from sgdlab import citations, notebooks, plots, results
 from sgdlab.claims import Claim
 
 
@@ -24,6 +24,7 @@ class Outcome:
     execution: notebooks.Execution
     claims: list[Claim]
     figures: list[dict[str, Any]]
+    citation: str = ""  # BibTeX of the papers the notebook reproduces
 
     @property
     def name(self) -> str:
@@ -44,7 +45,8 @@ def outcome(folder: Path) -> Outcome:
     claims = ([Claim(**{k: v for k, v in c.items() if k in names}) for c in json.loads(claims_file.read_text())]
               if claims_file.exists() else [])
     figures = [json.loads(p.read_text()) for p in sorted(folder.glob(f"*{plots.FIGURE_SUFFIX}"))]
-    return Outcome(execution, claims, figures)
+    bib = folder / citations.FILE
+    return Outcome(execution, claims, figures, bib.read_text() if bib.exists() else "")
 
 
 def collect(out: Path) -> list[Outcome]:
@@ -168,38 +170,51 @@ def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Pa
     md = [f"# sgdlab reproduction ({_m(profile)} profile)", "", _m(head), ""]
     body = [f"<h1>sgdlab reproduction ({_e(profile)} profile)</h1>", f"<p>{_code(head)}</p>"]
     for o in outcomes:
-        status = "ok" if o.execution.error is None else f"FAILED — {o.execution.error}"
-        nb_link = f"{o.name}/{o.name}.ipynb"
-        md += [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
-               f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile)}`", ""]
-        body += [f"<h2 id='{_e(o.name)}'>{_e(o.name)}</h2>",
-                 f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
-                 f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(nb_link)}</a>"
-                 f" · regenerate: <code>{_e(command(o.name, profile))}</code></p>"]
-        if o.claims:
-            md += ["| claim | verdict | statement | measured |", "| --- | --- | --- | --- |"]
-            body += ["<table><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
-            for c in o.claims:
-                verdict = c.verdict + (f" — {c.known_failure}" if c.known_failure else "")
-                md += [f"| {_m(c.id)} | {_m(verdict)} | {_m(c.statement)} | {_m(measured_markdown(c.measured))} |"]
-                row = "failed" if not c.as_expected else "known" if c.known_failure else "ok"
-                body += [f"<tr class='{row}'><td>{_e(c.id)}</td><td>{_e(verdict)}</td>"
-                         f"<td>{_e(c.statement)}</td><td>{measured_html(c.measured)}</td></tr>"]
-            md += [""]
-            body += ["</table>"]
-        elif o.execution.error is None:
-            md += ["No claims were recorded.", ""]
-            body += ["<p>No claims were recorded.</p>"]
-        for fig in o.figures:
-            png, pdf = f"{o.name}/{fig['png']}", f"{o.name}/{fig['pdf']}"
-            md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
-                   f"`{command(o.name, profile)}`)", ""]
-            body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
-                     f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)"
-                     "</figcaption></figure>"]
+        section_md, section_html = _section(o, profile)
+        md += section_md
+        body += section_html
     (out / "index.md").write_text("\n".join(md) + "\n")
     (out / "index.html").write_text(_PAGE.format(title=f"sgdlab reproduction ({_e(profile)})", body="\n".join(body)))
     return out / "index.md", out / "index.html"
+
+
+def _section(o: Outcome, profile: str) -> tuple[list[str], list[str]]:
+    """One notebook's part of the index: status, claims, figures and the papers to cite, as Markdown and HTML."""
+    md: list[str] = []
+    body: list[str] = []
+    status = "ok" if o.execution.error is None else f"FAILED — {o.execution.error}"
+    nb_link = f"{o.name}/{o.name}.ipynb"
+    md += [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
+           f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile)}`", ""]
+    body += [f"<h2 id='{_e(o.name)}'>{_e(o.name)}</h2>",
+             f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
+             f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(nb_link)}</a>"
+             f" · regenerate: <code>{_e(command(o.name, profile))}</code></p>"]
+    if o.claims:
+        md += ["| claim | verdict | statement | measured |", "| --- | --- | --- | --- |"]
+        body += ["<table><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
+        for c in o.claims:
+            verdict = c.verdict + (f" — {c.known_failure}" if c.known_failure else "")
+            md += [f"| {_m(c.id)} | {_m(verdict)} | {_m(c.statement)} | {_m(measured_markdown(c.measured))} |"]
+            row = "failed" if not c.as_expected else "known" if c.known_failure else "ok"
+            body += [f"<tr class='{row}'><td>{_e(c.id)}</td><td>{_e(verdict)}</td>"
+                     f"<td>{_e(c.statement)}</td><td>{measured_html(c.measured)}</td></tr>"]
+        md += [""]
+        body += ["</table>"]
+    elif o.execution.error is None:
+        md += ["No claims were recorded.", ""]
+        body += ["<p>No claims were recorded.</p>"]
+    for fig in o.figures:
+        png, pdf = f"{o.name}/{fig['png']}", f"{o.name}/{fig['pdf']}"
+        md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
+               f"`{command(o.name, profile)}`)", ""]
+        body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
+                 f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)"
+                 "</figcaption></figure>"]
+    if o.citation:
+        md += ["```bibtex", o.citation.rstrip(), "```", ""]
+        body += [f"<details><summary>Cite</summary><pre>{_e(o.citation)}</pre></details>"]
+    return md, body
 
 
 def _e(text: str) -> str:

@@ -57,3 +57,20 @@ def test_index_md_escapes_html_and_table_syntax_from_claims(folder):
     page = html_path.read_text()
     assert "<script>" not in page and "<img src=x>" not in page and "<em>" not in page
     assert "<details><summary>runs (2 × 2)</summary>" in page
+
+
+def test_the_index_shows_the_papers_to_cite(folder):
+    from sgdlab import citations
+
+    (folder / "01_x" / citations.FILE).write_text(citations.bibtex(("jastrzebski2019",)))
+    md_path, html_path = report.write(folder, "quick")
+    md, page = md_path.read_text(), html_path.read_text()
+    assert "```bibtex\n@inproceedings{jastrzebski2019relation," in md
+    assert "<details><summary>Cite</summary><pre>@inproceedings{jastrzebski2019relation," in page
+
+
+def test_unknown_papers_are_named():
+    from sgdlab import citations
+
+    with pytest.raises(ValueError, match=r"papers \['nobody2020'\] are unknown"):
+        citations.bibtex(("nobody2020",))
