@@ -65,6 +65,7 @@ def from_value(value: Any) -> Spec:
 from sgdlab.optim.sgd import SGD  # noqa: E402  (registration order: sgd, nudged, cdat)
 from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors  # noqa: E402
 from sgdlab.optim.cdat import CDAT, CurvatureAwareGD  # noqa: E402
+from sgdlab.optim.langevin import Langevin, LangevinDynamics  # noqa: E402
 
-__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value",
+__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Langevin", "LangevinDynamics", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value",
            "top_eigenvectors"]
