@@ -7,7 +7,7 @@ from sgdlab.sweep import run_grid
 from sgdlab.config import RunConfig
 from sgdlab.train import run
 from sgdlab.version import __version__
-from sgdlab import trajectory, walk  # noqa: E402,F401  (register the "weights" and "segment" traces)
+from sgdlab import trajectory, walk  # noqa: F401  (register the "weights" and "segment" traces)
 __all__ = [
     "RunConfig",
     "build",

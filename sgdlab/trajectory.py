@@ -20,6 +20,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -222,7 +223,7 @@ def analyse(run: xr.Dataset, n_components: int, *, factor: float = math.e, fract
 class Weights(Trace):
     """The weights of the parameter named by option ``layer`` (e.g. ``"3.weight"``) after each traced step."""
 
-    options = {"layer": None}
+    options: ClassVar[dict[str, Any]] = {"layer": None}
 
     def __init__(self, ctx: ProbeContext):
         super().__init__(ctx)

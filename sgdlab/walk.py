@@ -15,7 +15,7 @@ References: Xing et al. 2018, sections 3–4 (interpolation between consecutive 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -117,7 +117,7 @@ class Segment(Trace):
     """ℓ_t(α) on the segment of each traced step, on the first ``examples`` examples of the run's fixed
     evaluation subset (option ``examples``; ``None``: all of it), in the curvature engine's mode."""
 
-    options = {"examples": None}
+    options: ClassVar[dict[str, Any]] = {"examples": None}
 
     def __init__(self, ctx: ProbeContext):
         super().__init__(ctx)
