@@ -139,6 +139,8 @@ for name, row in table.items():
 # - **C1.height-vs-lr**: the median height rises strictly with η at fixed S (rank correlation exactly +1).
 # - **C1.equal-ratio-roles**: at equal η/S, the run with the larger η has the larger median height.
 # - **C1.distance**: the distance from initialisation at the end rises strictly with η and falls strictly with S (rank correlations exactly +1 and −1).
+#
+# At the quick scale the interior floor does not hold in every run: the two runs with the smallest η/S (η = 0.05 at S = 128 and η = 0.1 at S = 512, still at a training loss above 1 after 30 epochs) cross the floor in only 47% and 22% of their traced steps — their steps are too short to reach the far wall — while the other four runs cross it in 75–93% (seed 0; only this scale was tried). It is stated as a known failure.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -162,4 +164,6 @@ verdicts = [
                  rho_distance_lr == 1 and rho_distance_s == -1, spearman_lr=rho_distance_lr,
                  spearman_batch=rho_distance_s),
 ]
-finding.report(verdicts)
+finding.report(verdicts, known_failures={"quick": {
+    "C1.interior-floor": "the runs with the smallest η/S (η=0.05 S=128, η=0.1 S=512) cross the floor in under half "
+                         "of their steps within 30 epochs"}})
