@@ -45,7 +45,10 @@ class RunConfig:
 
     Measurements: ``probes`` (:mod:`sgdlab.probes`) measure the state every ``measure_every`` epochs and
     every ``zoom_every`` epochs before ``zoom_until``; ``traces`` (:mod:`sgdlab.traces`) see every
-    optimizer step. ``every`` gives any probe or trace its own :class:`~sgdlab.clock.Every` schedule.
+    optimizer step. ``every`` gives any probe or trace its own :class:`~sgdlab.clock.Every` schedule, or a
+    tuple of them (the union of their steps, e.g. windows of consecutive steps at several epochs);
+    ``trace_options`` sets a trace's options by name (``{"weights": {"layer": "3.weight"}}``, see each
+    trace's ``options``).
     The Hessian is that of ``hessian_size`` fixed training examples (chunks of ``hessian_batch_size``;
     ``hessian_reuse_graph=False`` recomputes each chunk's graph per product, bounding memory by one
     chunk, and is chosen automatically when the retained graph does not fit), top ``top_k`` eigenpairs
@@ -77,7 +80,8 @@ class RunConfig:
     zoom_every: float = 0.1
     probes: tuple[str, ...] = ("losses", "eigen")
     traces: tuple[str, ...] = ()
-    every: dict[str, Every] = field(default_factory=dict)
+    every: dict[str, Every | tuple[Every, ...]] = field(default_factory=dict)
+    trace_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     save_parameters: bool = False
     top_k: int = 5
     probe_gradients: int = 8
@@ -183,10 +187,26 @@ def _check_measurements(config: RunConfig) -> None:
         if name not in config.probes + config.traces:
             raise ValueError(f"every names {name!r}, which is not one of this run's probes or traces: "
                              f"{', '.join(config.probes + config.traces) or 'none'}")
-        if not isinstance(when, Every):
-            raise ValueError(f"every[{name!r}] must be an sgdlab.clock.Every, got {when!r}")
+        if not isinstance(when, Every) and not (isinstance(when, tuple) and when
+                                                and all(isinstance(w, Every) for w in when)):
+            raise ValueError(f"every[{name!r}] must be an sgdlab.clock.Every or a non-empty tuple of them, "
+                             f"got {when!r}")
+    _check_trace_options(config)
     for name in config.traces:
         traces.TRACES[name].check(config)
+
+
+def _check_trace_options(config: RunConfig) -> None:
+    if not isinstance(config.trace_options, dict):
+        raise ValueError(f"trace_options must be a dict from trace names to option dicts, got {config.trace_options!r}")
+    for name, chosen in config.trace_options.items():
+        if name not in config.traces:
+            raise ValueError(f"trace_options names {name!r}, which is not one of this run's traces: "
+                             f"{', '.join(config.traces) or 'none'}")
+        allowed = traces.TRACES[name].options
+        if not isinstance(chosen, dict) or not set(chosen) <= set(allowed):
+            raise ValueError(f"trace_options[{name!r}] must be a dict of options among: "
+                             f"{', '.join(allowed) or 'none'}; got {chosen!r}")
 
 
 def _check_sizes(config: RunConfig, n_train: int) -> None:
@@ -209,14 +229,16 @@ def schedule_of(config: RunConfig, name: str, run_clock: clock.Clock, *, probe: 
     """The steps at which probe (or trace) ``name`` runs; ``ValueError`` if it would never run."""
     when = config.every.get(name)
     if when is None:
-        steps = (clock.measurement_steps(config.measure_every, config.zoom_until, config.zoom_every, run_clock)
-                 if probe else list(range(run_clock.total_steps)))
-    else:
-        steps = when.state_steps(run_clock) if probe else when.optimizer_steps(run_clock)
-    if not steps:
-        raise ValueError(f"every[{name!r}] = {when} never fires in this run of {run_clock.total_steps} steps "
-                         f"({float(run_clock.epochs[-1]):g} epochs)")
-    return steps
+        return (clock.measurement_steps(config.measure_every, config.zoom_until, config.zoom_every, run_clock)
+                if probe else list(range(run_clock.total_steps)))
+    steps: set[int] = set()
+    for window in (when,) if isinstance(when, Every) else when:
+        fired = window.state_steps(run_clock) if probe else window.optimizer_steps(run_clock)
+        if not fired:
+            raise ValueError(f"every[{name!r}]: {window} never fires in this run of {run_clock.total_steps} steps "
+                             f"({float(run_clock.epochs[-1]):g} epochs)")
+        steps.update(fired)
+    return sorted(steps)
 
 
 def resolve_device(device: str) -> str:
@@ -256,7 +278,8 @@ def from_json(text: str) -> RunConfig:
             fields[name] = schedules.from_dict(fields[name])
     if "optimizer" in fields:
         fields["optimizer"] = optim.OPTIMIZERS.from_dict(fields["optimizer"])
-    fields["every"] = {k: Every(**v) for k, v in fields.get("every", {}).items()}
+    fields["every"] = {k: Every(**v) if isinstance(v, dict) else tuple(Every(**w) for w in v)
+                       for k, v in fields.get("every", {}).items()}
     return RunConfig(**fields | {"probes": tuple(fields["probes"]), "traces": tuple(fields.get("traces", ()))})
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -73,9 +73,15 @@ class Trace:
 
     accumulates: ClassVar[bool] = False  # read at measurement steps, onto the step dim
     needs_fixed_batch: ClassVar[bool] = False  # refuses batch-size schedules
+    options: ClassVar[dict[str, Any]] = {}  # option names and defaults, set by RunConfig.trace_options
 
     def __init__(self, ctx: ProbeContext):
         self.ctx = ctx
+
+    @classmethod
+    def option(cls, config: RunConfig, name: str) -> Any:
+        """The value of option ``name`` in ``config.trace_options`` (its default when not set)."""
+        return config.trace_options.get(cls.name, {}).get(name, cls.options[name])
 
     @classmethod
     def check(cls, config: RunConfig) -> None:

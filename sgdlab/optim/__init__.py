@@ -67,7 +67,8 @@ def from_value(value: Any) -> Spec:
 from sgdlab.optim.sgd import SGD
 from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors
 from sgdlab.optim.cdat import CDAT, CurvatureAwareGD
+from sgdlab.optim.langevin import Langevin, LangevinDynamics
 # isort: on
 
-__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value",
-           "top_eigenvectors"]
+__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Langevin", "LangevinDynamics", "Nudged", "NudgedSGD", "SGD",
+           "Setting", "Spec", "from_value", "top_eigenvectors"]

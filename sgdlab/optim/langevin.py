@@ -1,0 +1,77 @@
+"""Langevin dynamics: gradient descent plus isotropic Gaussian noise at a temperature T,
+
+    θ ← θ − η (∇L(θ) + λθ) + sqrt(2ηT) · ξ,   ξ ~ N(0, I),
+
+the discretisation of dθ = −∇f dt + sqrt(2T) dW, whose stationary density is ∝ exp(−f/T). With the
+run's ``batch_size=None`` ∇L is the full-batch gradient, so all the noise is the isotropic ξ: the
+fixed-temperature equilibrium against which Feng & Tu (PNAS 2021) contrast SGD (there σᵢ² ∝ Fᵢ²).
+ξ is drawn from a named stream of the run's optimizer seed, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from sgdlab import checks, seeds
+from sgdlab.optim import OPTIMIZERS, Setting
+
+
+@OPTIMIZERS.register("langevin")
+@dataclass(frozen=True)
+class Langevin:
+    """Langevin dynamics at ``temperature`` T > 0 (loss units); needs ``momentum=0``."""
+
+    temperature: float = 1e-4
+    uses_batch: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        checks.number("Langevin.temperature", self.temperature, positive=True)
+
+    def check(self, n_params: int) -> None:
+        """Nothing depends on the model."""
+
+    def build(self, model: nn.Module, setting: Setting) -> torch.optim.Optimizer:
+        if setting.momentum != 0:
+            raise ValueError(f"the langevin optimizer has no momentum: set momentum=0, got {setting.momentum!r}")
+        return LangevinDynamics(model.parameters(), lr=setting.lr, temperature=self.temperature,
+                                weight_decay=setting.weight_decay, seed=seeds.stream(setting.seed, "langevin"))
+
+
+class LangevinDynamics(torch.optim.Optimizer):
+    """θ ← θ − η (g + λθ) + sqrt(2ηT) ξ after ``backward()``; ξ from a generator seeded with ``seed``."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float, temperature: float, weight_decay: float = 0.0,
+                 seed: int = 0):
+        checks.number("lr", lr, positive=True)
+        checks.number("temperature", temperature, positive=True)
+        checks.number("weight_decay", weight_decay, low=0)
+        super().__init__(params, {"lr": lr, "temperature": temperature, "weight_decay": weight_decay})
+        self.seed = seed
+        self.generator: torch.Generator | None = None
+
+    def _noise_like(self, p: Tensor) -> Tensor:
+        if self.generator is None:
+            self.generator = torch.Generator(device=p.device).manual_seed(self.seed)
+        return torch.randn(p.shape, generator=self.generator, device=p.device, dtype=p.dtype)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, decay = group["lr"], group["weight_decay"]
+            scale = math.sqrt(2 * lr * group["temperature"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                drift = p.grad if decay == 0 else p.grad + decay * p
+                p.add_(drift, alpha=-lr).add_(self._noise_like(p), alpha=scale)
+        return loss
