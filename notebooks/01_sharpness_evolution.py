@@ -49,8 +49,9 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], batch_sizes=[32, 128, 1024],
                base_lr=0.05, base_batch_size=128, epochs=200, measure_every=1.0, zoom_until=1.0, zoom_every=0.1,
                hessian_size=2560, augment=True, holdout="validation", eval_size=5000),
-    smoke=dict(train_size=256, epochs=2, measure_every=0.5, zoom_until=0.5, zoom_every=0.25, hessian_size=64,
-               eval_size=None, batch_sizes=[32, 64, 128]),
+    smoke=dict(train_size=256, epochs=1, measure_every=0.5, zoom_until=0.25, zoom_every=0.25, hessian_size=64,
+               eval_size=256, batch_sizes=[32, 64, 128]),
+    cites=("jastrzebski2019",),
 )
 s = finding.settings
 base = finding.config()
@@ -154,3 +155,18 @@ verdicts = [
                  rho_lr_early == -1 and rho_s_early == 1, spearman_lr=rho_lr_early, spearman_batch=rho_s_early),
 ]
 finding.report(verdicts)
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{jastrzebski2019relation,
+#   title     = {On the Relation Between the Sharpest Directions of {DNN} Loss and the {SGD} Step Length},
+#   author    = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Ballas, Nicolas and Fischer, Asja and
+#                Bengio, Yoshua and Storkey, Amos},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2019},
+#   eprint    = {1807.05031},
+#   archivePrefix = {arXiv}
+# }
+# ```

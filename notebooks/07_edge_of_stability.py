@@ -38,6 +38,7 @@ finding = Finding.open(
     parameters=dict(learning_rates=learning_rates, steps=steps, seed=seed, device=device, output_dir=output_dir,
                     smoke=smoke),
     quick=eos.SETTINGS["quick"], paper=eos.SETTINGS["paper"], smoke=eos.SETTINGS["smoke"],
+    cites=("cohen2021",),
 )
 s = finding.settings
 base = finding.config()
@@ -170,3 +171,17 @@ verdicts = [
                  table[f"cross_entropy η={middle:g}"]["edge_step"] is not None, **table[f"cross_entropy η={middle:g}"]),
 ]
 finding.report(verdicts)
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{cohen2021gradient,
+#   title     = {Gradient Descent on Neural Networks Typically Occurs at the Edge of Stability},
+#   author    = {Cohen, Jeremy and Kaur, Simran and Li, Yuanzhi and Kolter, J. Zico and Talwalkar, Ameet},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2021},
+#   eprint    = {2103.00065},
+#   archivePrefix = {arXiv}
+# }
+# ```

@@ -41,6 +41,7 @@ finding = Finding.open(
     quick=eos.SETTINGS["quick"] | dict(extra_learning_rates=[0.4]),
     paper=eos.SETTINGS["paper"] | dict(extra_learning_rates=[0.08]),
     smoke=eos.SETTINGS["smoke"],
+    cites=("roulet2024", "cohen2021"),
 )
 s = finding.settings
 base = finding.config()
@@ -175,3 +176,27 @@ verdicts = [
 finding.report(verdicts, known_failures={"quick": {
     "C3.on-edge-warm-up": "at initialisation σ·gᵀg/gᵀHg is large (λ1 low, g off the top eigenvector): η_t starts high "
                           "and falls as λ1 sharpens, instead of growing"}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{roulet2024stepping,
+#   title     = {Stepping on the Edge: Curvature Aware Learning Rate Tuners},
+#   author    = {Roulet, Vincent and Agarwala, Atish and Grill, Jean-Bastien and Swirszcz, Grzegorz and
+#                Blondel, Mathieu and Pedregosa, Fabian},
+#   booktitle = {Advances in Neural Information Processing Systems},
+#   year      = {2024},
+#   eprint    = {2407.06183},
+#   archivePrefix = {arXiv}
+# }
+#
+# @inproceedings{cohen2021gradient,
+#   title     = {Gradient Descent on Neural Networks Typically Occurs at the Edge of Stability},
+#   author    = {Cohen, Jeremy and Kaur, Simran and Li, Yuanzhi and Kolter, J. Zico and Talwalkar, Ameet},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2021},
+#   eprint    = {2103.00065},
+#   archivePrefix = {arXiv}
+# }
+# ```

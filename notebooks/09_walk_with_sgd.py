@@ -50,6 +50,7 @@ finding = Finding.open(
                window_epochs=[1.0, 10.0, 30.0, 60.0, 99.0], augment=True, holdout="validation"),
     smoke=dict(train_size=256, hessian_size=64, epochs=2, measure_every=1.0, window_epochs=[0.0, 1.0], window_steps=3,
                segment_examples=64, batch_sizes=[32, 64, 128], base_batch_size=64, equal_ratio=[0.2, 128]),
+    cites=("xing2018",),
 )
 s = finding.settings
 n_train = len(sgdlab.load(s.dataset, train_size=getattr(s, "train_size", None)).y_train)
@@ -167,3 +168,15 @@ verdicts = [
 finding.report(verdicts, known_failures={"quick": {
     "C1.interior-floor": "the runs with the smallest η/S (η=0.05 S=128, η=0.1 S=512) cross the floor in under half "
                          "of their steps within 30 epochs"}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @article{xing2018walk,
+#   title   = {A Walk with {SGD}},
+#   author  = {Xing, Chen and Arpit, Devansh and Tsirigotis, Christos and Bengio, Yoshua},
+#   journal = {arXiv preprint arXiv:1802.08770},
+#   year    = {2018}
+# }
+# ```

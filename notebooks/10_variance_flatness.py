@@ -47,6 +47,7 @@ finding = Finding.open(
                temperature=1e-4, langevin_lr=0.1),
     smoke=dict(train_size=256, hessian_size=64, epochs=4, window_epochs=2.0, snapshots_per_epoch=8, n_components=4,
                measure_every=1.0),
+    cites=("feng2021",),
 )
 s = finding.settings
 n_train = len(sgdlab.load(s.dataset, train_size=getattr(s, "train_size", None)).y_train)
@@ -129,3 +130,19 @@ verdicts = [
 finding.report(verdicts, known_failures={"quick": {
     "C4.inverse-relation": "at MNIST-1D scale SGD shows σ² growing with F (ψ < 0), like the equilibrium; "
                            "tried η ∈ {0.1, 0.2, 0.4}, S ∈ {50, 100}, windows at epochs 20–80"}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @article{feng2021inverse,
+#   title   = {The Inverse Variance--Flatness Relation in Stochastic Gradient Descent Is Critical for Finding
+#              Flat Minima},
+#   author  = {Feng, Yu and Tu, Yuhai},
+#   journal = {Proceedings of the National Academy of Sciences},
+#   volume  = {118},
+#   number  = {9},
+#   pages   = {e2015617118},
+#   year    = {2021}
+# }
+# ```
