@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from sgdlab import executors, notebooks, paths, profiles, report
+from sgdlab import executors, notebooks, paths, profiles, report, results
 
 
 def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executor: str | None,
@@ -31,15 +31,20 @@ def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executo
 
 @contextmanager
 def counting_runs(progress: bool, poll_s: float = 1.0) -> Iterator[None]:
-    """A progress counter of the runs that land in the run cache while notebooks execute in their kernels."""
+    """A progress counter of the runs that land in the run cache while notebooks execute in their kernels,
+    with the total their grids have announced so far (:func:`sgdlab.results.planned`)."""
     folder = paths.runs_dir()
-    before = set(folder.glob("*.nc"))
+    before, start = set(folder.glob("*.nc")), time.time()
     bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
     stop = threading.Event()
+    announced: set[str] = set()
 
     def poll() -> None:
         while not stop.wait(poll_s):
-            bar.update(len(set(folder.glob("*.nc")) - before) - bar.n)
+            announced.update(results.planned_runs(folder, since=start - 1))
+            done = {p.stem for p in set(folder.glob("*.nc")) - before}
+            bar.total = len(announced | done) or None  # runs the notebooks' grids have announced so far
+            bar.update(len(done) - bar.n)
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()

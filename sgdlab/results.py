@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import os
 import platform
+import socket
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -102,6 +105,39 @@ def check_writable(folder: Path) -> None:
 
 PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")
 _FILL = {"config": "", "config_hash": "", "git_commit": "", "diverged": -1}
+
+
+PLANNED = ".planned-*.json"
+_PLANNED_COUNT = itertools.count()
+
+
+@contextmanager
+def planned(folder: Path, hashes: Sequence[str]) -> Iterator[None]:
+    """Announce, while a grid computes them, the runs it will add to the cache ``folder`` (a small
+    ``.planned-<host>-<pid>-<n>.json`` file), so a watcher in another process knows the total."""
+    if not hashes:
+        yield
+        return
+    path = folder / f".planned-{socket.gethostname()}-{os.getpid()}-{next(_PLANNED_COUNT)}.json"
+    atomic.write(path, lambda tmp: Path(tmp).write_text(json.dumps(list(hashes))))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def planned_runs(folder: Path, since: float = 0.0) -> set[str]:
+    """The hashes announced by the grids computing into ``folder`` now, in files written after the
+    time ``since`` (see :func:`planned`)."""
+    found: set[str] = set()
+    for path in Path(folder).glob(PLANNED):
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            found |= set(json.loads(path.read_text()))
+        except (OSError, ValueError):  # removed or being written meanwhile
+            continue
+    return found
 
 
 def flat_config(run: xr.Dataset) -> dict[str, Any]:

@@ -83,6 +83,15 @@ def run_grid(
     done, missing = _cached(configs, cache_dir)
     if missing:
         results.check_writable(cache_dir)
+    with results.planned(cache_dir, list(missing)):
+        done |= _compute(missing, name, executor, jobs, cache_dir, progress)
+    return [done[configuration.config_hash(c)] for c in configs]
+
+
+def _compute(missing: dict[str, RunConfig], name: str | None, executor: Executor | str | None, jobs: int | None,
+             cache_dir: Path, progress: bool) -> dict[str, xr.Dataset]:
+    """The missing runs, in this process (one run, or one job) or on the executor."""
+    done: dict[str, xr.Dataset] = {}
     bar = tqdm(total=len(missing), desc="runs", unit="run", disable=not progress or not missing)
     if name == "local" and (len(missing) <= 1 or jobs == 1):
         for key, config in missing.items():
@@ -94,4 +103,4 @@ def run_grid(
         with opened as pool:
             done |= _submitted(pool, missing, cache_dir, bar)
     bar.close()
-    return [done[configuration.config_hash(c)] for c in configs]
+    return done

@@ -31,7 +31,7 @@ from sgdlab.schedules import Triangular
         ({"optimizer": "adam"}, r"optimizer kind 'adam' is unknown; choose one of: sgd, nudged, cdat"),
         ({"optimizer": 3}, r"optimizer must be one of sgd, nudged, cdat"),
         ({"traces": ("loss", "telepathy")}, r"traces \['telepathy'\] are unknown; choose from: loss"),
-        ({"every": {"eigen": 5}}, r"every\['eigen'\] must be an sgdlab.clock.Every, got 5"),
+        ({"every": {"eigen": 5}}, r"every\['eigen'\] must be an sgdlab.clock.Every or a non-empty tuple of them, got 5"),
         ({"every": {"lambda": Every(steps=2)}}, r"every names 'lambda', which is not one of this run's probes or traces"),
         ({"stop_at_train_acc": 1.5}, r"stop_at_train_acc must be at most 1, got 1.5"),
         ({"seed": -1}, r"seed must be non-negative, got -1"),

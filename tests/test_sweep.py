@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 from sgdlab import config as configuration
-from sgdlab import executors, results, sweep
+from sgdlab import executors, paths, results, sweep
 from sgdlab.config import RunConfig
 from sgdlab.sweep import run_grid
 
@@ -244,3 +244,17 @@ def test_the_watchdog_ends_a_worker_whose_parent_is_gone(monkeypatch):
     monkeypatch.setattr(executors.os, "_exit", exit_)
     with pytest.raises(SystemExit):
         executors._exit_when_orphaned(4242, poll_s=0.01)
+
+
+def test_a_grid_announces_the_runs_it_computes_while_it_computes_them(data_dir, monkeypatch):
+    seen = []
+
+    def quietly(config, cache_dir):
+        seen.append(results.planned_runs(cache_dir))
+        return real(config, cache_dir)
+
+    real = sweep.run_quietly
+    monkeypatch.setattr(sweep, "run_quietly", quietly)
+    run_grid(GRID[:1], "local", jobs=1, progress=False)
+    assert seen == [{configuration.config_hash(GRID[0])}]
+    assert results.planned_runs(paths.runs_dir()) == set()  # gone once the grid is done

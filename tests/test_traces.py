@@ -122,7 +122,7 @@ def test_every_variable_of_a_run_carries_cf_attributes():
     "change, message",
     [
         ({"every": {"eigen": Every(steps=5, start=100.0)}},
-         r"every\['eigen'\] = .* never fires in this run of 30 steps"),
+         r"every\['eigen'\]: .* never fires in this run of 30 steps"),
         ({"probes": ("losses", "eigen", "alignment"), "every": {"eigen": Every(steps=10), "alignment": Every(steps=3)}},
          r"probe 'alignment' uses the eigenvectors of its step: its schedule must be within eigen's"),
         ({"batch_size": 500}, r"batch_size must be between 1 and the training set size \(200\)"),
