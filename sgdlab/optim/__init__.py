@@ -65,6 +65,7 @@ def from_value(value: Any) -> Spec:
 from sgdlab.optim.sgd import SGD  # noqa: E402  (registration order: sgd, nudged, cdat)
 from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors  # noqa: E402
 from sgdlab.optim.cdat import CDAT, CurvatureAwareGD  # noqa: E402
+from sgdlab.optim.fdr import FDRSGD, FDRScheduler  # noqa: E402
 
-__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value",
-           "top_eigenvectors"]
+__all__ = ["CDAT", "FDRSGD", "OPTIMIZERS", "CurvatureAwareGD", "FDRScheduler", "Nudged", "NudgedSGD", "SGD", "Setting",
+           "Spec", "from_value", "top_eigenvectors"]
