@@ -15,9 +15,10 @@ order in η and for plain SGD,
 
     FDR2:  ⟨‖∇f‖²⟩ = (η/2) ⟨E_B[∇f_Bᵀ H_f ∇f_B]⟩,   H_f = ∇²L + λI,
 
-exact on a quadratic (no anharmonicity). Together they give a Hessian magnitude from observables alone,
-without a Hessian-vector product: ⟨‖∇f‖²⟩ / ⟨θ·∇f_B⟩ = ⟨∇f_Bᵀ H_f ∇f_B⟩ / ⟨‖∇f_B‖²⟩, the Hessian's Rayleigh
-quotient along the mini-batch gradients (:func:`hessian_magnitude`). The paper's code warns that without
+exact on a quadratic (no anharmonicity). FDR2 over FDR1 gives a Hessian magnitude from gradient norms alone,
+without a Hessian-vector product: ⟨‖∇f‖²⟩ / ⟨O_R⟩ = ⟨∇f_Bᵀ H_f ∇f_B⟩ / ⟨‖∇f_B‖²⟩, the Hessian's Rayleigh
+quotient along the mini-batch gradients (:func:`hessian_magnitude`; ⟨O_L⟩ = ⟨θ·∇f_B⟩ in place of ⟨O_R⟩ at
+equilibrium). The paper's code warns that without
 weight decay SGD typically does not equilibrate.
 
 Registered here: the accumulator trace ``"fdr"`` (means of O_L and O_R between measurements) and the
@@ -89,9 +90,21 @@ def half_window_ratio(o_l: Sequence[float], o_r: Sequence[float], counts: Sequen
     return float((o_l * weights)[late].sum() / (o_r * weights)[late].sum())
 
 
-def running_half_ratio(o_l: Sequence[float], o_r: Sequence[float], counts: Sequence[float]) -> np.ndarray:
-    """:func:`half_window_ratio` of every prefix of the windows: the FDR1 ratio as known at each measurement."""
-    return np.asarray([half_window_ratio(o_l[: k + 1], o_r[: k + 1], counts[: k + 1]) for k in range(len(o_l))])
+def running_half_ratio(o_l: Sequence[float], o_r: Sequence[float], counts: Sequence[float],
+                       restarts: Sequence[int] = ()) -> np.ndarray:
+    """:func:`half_window_ratio` as known at the end of each window, over the windows since the last restart.
+
+    ``restarts``: the steps at which the record starts afresh (the scheduler's cuts; each at a window's
+    boundary), counted from the first window's start.
+    """
+    o_l, o_r, counts = np.asarray(o_l, float), np.asarray(o_r, float), np.asarray(counts, float)
+    ends = np.cumsum(counts)
+    out = []
+    for end in ends:
+        start = max((r for r in restarts if r < end), default=0)
+        keep = (ends - counts >= start) & (ends <= end)
+        out.append(half_window_ratio(o_l[keep], o_r[keep], counts[keep]))
+    return np.asarray(out)
 
 
 def fdr1_distance(ratio: float) -> float:
@@ -104,10 +117,11 @@ def fdr2_right(lr: float, quadratic_forms: Tensor) -> float:
     return 0.5 * lr * float(quadratic_forms.mean())
 
 
-def hessian_magnitude(grad_sq: float, o_l: float) -> float:
-    """⟨‖∇f‖²⟩ / ⟨θ·∇f_B⟩: the Hessian's Rayleigh quotient along the mini-batch gradients, from observables
-    (FDR2's left side over FDR1's; equal to ⟨∇f_Bᵀ H_f ∇f_B⟩ / ⟨‖∇f_B‖²⟩ where both relations hold)."""
-    return grad_sq / o_l if o_l != 0 else math.nan
+def hessian_magnitude(grad_sq: float, o_r: float) -> float:
+    """⟨‖∇f‖²⟩ / ⟨O_R⟩ for plain SGD (O_R = (η/2)‖∇f_B‖²): the Hessian's Rayleigh quotient along the mini-batch
+    gradients, ⟨∇f_Bᵀ H_f ∇f_B⟩ / ⟨‖∇f_B‖²⟩, from gradient norms alone where FDR2 holds. At equilibrium
+    FDR1 lets ⟨O_L⟩ = ⟨θ·∇f_B⟩ stand for ⟨O_R⟩ (the paper's form [verify against the paper's text])."""
+    return grad_sq / o_r if o_r != 0 else math.nan
 
 
 def velocity_of(info: StepInfo) -> Tensor | None:

@@ -95,17 +95,19 @@ def test_stationary_moments_of_the_noisy_quadratic_satisfy_fdr1_and_fdr2_in_clos
     assert o_l == pytest.approx(o_r, rel=1e-14)
     left, right = h**2 * theta_sq, 0.5 * lr * h * (h**2 * theta_sq + sigma**2)
     assert left == pytest.approx(right, rel=1e-14)
-    assert fdr.hessian_magnitude(left, o_l) == pytest.approx(h, rel=1e-14)
+    assert fdr.hessian_magnitude(left, o_r) == pytest.approx(h, rel=1e-14)
+    assert fdr.hessian_magnitude(left, o_l) == pytest.approx(h, rel=1e-14)  # FDR1: ⟨O_L⟩ = ⟨O_R⟩
 
 
 def test_fdr2_and_the_hessian_magnitude_hold_on_a_simulated_noisy_quadratic():
     h, lr = 3.0, 0.1
-    o_l, _, grad_sq, forms = noisy_quadratic(h=h, sigma=0.7, lr=lr, momentum=0.0, dampening=0.0, steps=600)
+    o_l, o_r, grad_sq, forms = noisy_quadratic(h=h, sigma=0.7, lr=lr, momentum=0.0, dampening=0.0, steps=600)
 
     def mean(xs):
         return sum(xs) / len(xs)
 
     assert mean(grad_sq) == pytest.approx(fdr.fdr2_right(lr, torch.tensor(forms, dtype=F64)), rel=0.03)
+    assert fdr.hessian_magnitude(mean(grad_sq), mean(o_r)) == pytest.approx(h, rel=0.03)
     assert fdr.hessian_magnitude(mean(grad_sq), mean(o_l)) == pytest.approx(h, rel=0.03)
 
 
@@ -117,6 +119,10 @@ def test_half_window_ratio_uses_the_last_half_of_the_steps():
     assert fdr.half_window_ratio(o_l, o_r, counts=[1, 1, 1, 1]) == pytest.approx(2.0)
     running = fdr.running_half_ratio([2.0, 4.0], [1.0, 1.0], [1, 1])
     assert running.tolist() == pytest.approx([2.0, 4.0])
+    # a restart after step 2: the windows before it no longer count
+    running = fdr.running_half_ratio([9.0, 9.0, 2.0, 1.0, 3.0], [1.0] * 5, [1, 1, 1, 1, 2], restarts=[2])
+    assert running.tolist() == pytest.approx([9.0, 9.0, 2.0, 1.0, 3.0])
+    assert fdr.running_half_ratio([9.0, 1.0, 3.0], [1.0] * 3, [2, 2, 2], restarts=[2])[-1] == pytest.approx(3.0)
     with pytest.raises(ValueError, match="o_l and o_r"):
         fdr.half_window_ratio([1.0], [1.0, 2.0])
 
