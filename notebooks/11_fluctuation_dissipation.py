@@ -15,7 +15,7 @@ dataset = None  # None: the profile's dataset
 model = None  # None: the profile's model
 lr = None  # initial learning rate of the FDR1 runs
 momentum = None  # of the FDR1 runs (FDR2 runs use plain SGD)
-weight_decay = None  # λ, in f = L + λ/2 ‖θ‖² (PyTorch convention)
+weight_decay = None  # λ of f, L + λ/2 ‖θ‖² (PyTorch convention)
 batch_size = None
 epochs = None  # of the FDR1 runs
 fdr2_lr = None  # the small learning rate of the FDR2 run
