@@ -82,7 +82,7 @@ print(f"{len(runs)} runs, {sum(int(ds.diverged) for ds in runs.values())} diverg
 # %% [markdown]
 # ## FDR1 along training
 #
-# The "fdr" trace holds the means of O_L and O_R over windows of steps; the ratio at an epoch is that of their means over the last half of the steps since the last cut, as the scheduler computes it (the windows end at its checks).
+# The "fdr" trace holds the means of O_L and O_R over windows of steps; the ratio at an epoch is that of their means over the last half of the steps since the last cut, as the scheduler computes it (to within one window of `fdr_window` steps: the windows end at its checks, and the half-window starts at the first window ending past half of the steps).
 
 
 # %%
