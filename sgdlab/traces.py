@@ -156,3 +156,6 @@ def build(names: tuple[str, ...], ctx: ProbeContext) -> dict[str, Trace]:
     return {name: TRACES[name](ctx) for name in names}
 
 
+
+
+from sgdlab import fdr  # noqa: F401  (registers the "fdr" trace and the "fdr2" probe)

@@ -1,6 +1,8 @@
 """Every finding notebook runs its paper profile end to end in smoke mode (tiny sizes, FakeData for the
 papers' image datasets): models, data, schedules, probes, figures and claims all execute. The claims
-cannot hold on random data; the notebook must reach its claims cell and write ``claims.json``."""
+cannot hold on random data; the notebook must reach its claims cell and write ``claims.json``.
+
+Selected with ``pytest -m smoke`` (one to several minutes a notebook on 2 cores, so not in the default run)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from sgdlab import notebooks
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("notebook", notebooks.find(), ids=lambda nb: nb.stem)
 def test_the_paper_profile_runs_in_smoke_mode(notebook, tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "smoke-data"))  # FakeData made once

@@ -68,7 +68,8 @@ from sgdlab.optim.sgd import SGD
 from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors
 from sgdlab.optim.cdat import CDAT, CurvatureAwareGD
 from sgdlab.optim.langevin import Langevin, LangevinDynamics
+from sgdlab.optim.fdr import FDRSGD, FDRScheduler
 # isort: on
 
-__all__ = ["CDAT", "OPTIMIZERS", "CurvatureAwareGD", "Langevin", "LangevinDynamics", "Nudged", "NudgedSGD", "SGD",
-           "Setting", "Spec", "from_value", "top_eigenvectors"]
+__all__ = ["CDAT", "FDRSGD", "OPTIMIZERS", "CurvatureAwareGD", "FDRScheduler", "Langevin", "LangevinDynamics",
+           "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value", "top_eigenvectors"]

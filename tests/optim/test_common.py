@@ -11,7 +11,7 @@ import xarray as xr
 
 from sgdlab import train
 from sgdlab.config import RunConfig
-from sgdlab.optim import CDAT, OPTIMIZERS, SGD, Langevin, Nudged
+from sgdlab.optim import CDAT, OPTIMIZERS, SGD, FDRScheduler, Langevin, Nudged
 
 KINDS = list(OPTIMIZERS.classes)
 TINY = RunConfig(train_size=128, batch_size=32, epochs=1, probes=("losses",), traces=("loss",), hessian_size=64,
@@ -22,6 +22,7 @@ DIVERGING = {  # (spec, lr) that blows up on TINY
     "nudged": (Nudged(gamma=1.0, k=2), 1e6),
     "cdat": (CDAT(sigma=1e6), TINY.lr),
     "langevin": (Langevin(temperature=1e-4), 1e6),
+    "fdr": (FDRScheduler(), 1e6),
 }
 NEUTRAL = {  # the setting that reduces to SGD, or why there is none
     "sgd": SGD(),
@@ -29,6 +30,7 @@ NEUTRAL = {  # the setting that reduces to SGD, or why there is none
     "cdat": "CDAT sets its own step size from the curvature at every step: no setting of σ or the EMA is SGD's "
             "constant step",
     "langevin": "Langevin dynamics needs a positive temperature; SGD is only its limit T → 0",
+    "fdr": FDRScheduler(t_adaptive=10**6),  # never checks within the run: no cut
 }
 
 
