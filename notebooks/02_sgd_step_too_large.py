@@ -20,6 +20,7 @@ epochs = None
 seed = 0
 device = "cpu"
 output_dir = ""
+smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its claims cannot hold)
 
 # %% [markdown] tags=[]
 # ## Setup
@@ -34,29 +35,25 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, directions, plots, profiles, results
+from sgdlab import claims, plots, results, summaries
+from sgdlab.finding import Finding
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
 
-NOTEBOOK = "02_sgd_step_too_large"
-settings = profiles.settings(
-    profile,
-    quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.1, 0.2, 0.4], batch_size=128, epochs=40,
-               measure_every=2.0, hessian_size=1000, augment=False, holdout="test", eval_size=None),
-    paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], batch_size=128, epochs=100,
-               measure_every=2.0, hessian_size=2560, augment=True, holdout="validation", eval_size=5000),
-    dataset=dataset, model=model, learning_rates=learning_rates, batch_size=batch_size, epochs=epochs,
+finding = Finding.open(
+    "02_sgd_step_too_large", profile,
+    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_size=batch_size, epochs=epochs,
+                    seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    common=dict(batch_size=128, measure_every=2.0, top_k=5, probe_gradients=8,
+                probes=("losses", "eigen", "step_decomposition", "cross_sections", "alignment")),
+    quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.1, 0.2, 0.4], epochs=40, hessian_size=1000),
+    paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], epochs=100, hessian_size=2560,
+               augment=True, holdout="validation", eval_size=5000),
+    smoke=dict(train_size=256, epochs=2, measure_every=1.0, hessian_size=64, eval_size=None),
 )
-out = profiles.output_path(output_dir, NOTEBOOK)
-base = RunConfig(
-    dataset=settings.dataset, model=settings.model, batch_size=settings.batch_size, epochs=settings.epochs,
-    measure_every=settings.measure_every, hessian_size=settings.hessian_size, augment=settings.augment,
-    holdout=settings.holdout, eval_size=settings.eval_size, top_k=5, probe_batches=8, seed=seed, device=device,
-    probes=("losses", "eigen", "step_decomposition", "cross_sections", "alignment"),
-)
-grid = [dataclasses.replace(base, lr=lr) for lr in settings.learning_rates]
-print(f"{settings.profile} profile: {settings.model} on {settings.dataset}, {settings.epochs} epochs, "
-      f"η grid {settings.learning_rates} at S={settings.batch_size}")
+s = finding.settings
+base = finding.config()
+configs = {lr: dataclasses.replace(base, lr=lr) for lr in s.learning_rates}
+print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs, η grid {s.learning_rates} at S={s.batch_size}")
 
 # %% [markdown] tags=[]
 # ## Run
@@ -64,17 +61,14 @@ print(f"{settings.profile} profile: {settings.model} on {settings.dataset}, {set
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes.
 
 # %% tags=[]
-runs = run_grid(grid, progress=False)
-by_lr = results.combine(runs, "lr").assign_coords(
-    scale=list(directions.SCALES), offset=list(directions.OFFSETS), section=[1, 3, 5][: runs[0].sizes["section"]]
-)
-results.save(by_lr, out / "directions_by_lr.nc")
-main_lr = max(settings.learning_rates)
-late = by_lr.sel(lr=main_lr).where(by_lr.epoch >= settings.epochs / 2, drop=True)
-print(f"{len(runs)} runs, {sum(r.attrs['diverged'] for r in runs)} diverged; results in {out}")
+by_lr = results.load_grid(run_grid(configs, progress=False), ["lr"])
+results.save(by_lr, finding.out / "directions_by_lr.nc")
+main_lr = max(s.learning_rates)
+late = summaries.tail(by_lr.sel(lr=main_lr), 0.5)
+print(f"{len(configs)} runs, {int((by_lr.diverged == 1).sum())} diverged; results in {finding.out}")
 print(f"decomposition and cross-sections: η={main_lr:g}, {late.sizes['epoch']} measurements in the second half")
-second_half = by_lr["lambda"].sel(eig=1).where(by_lr.epoch >= settings.epochs / 2)
-for lr, value in zip(by_lr.lr.values, (by_lr.lr * second_half).median("epoch").values):
+step_sharpness = (by_lr.lr * summaries.tail(by_lr["lambda"].sel(eig=1), 0.5)).median("epoch")
+for lr, value in zip(by_lr.lr.values, step_sharpness.values):
     print(f"η={lr:g}: median ηλ1 over the second half {value:.2f}")
 
 # %% [markdown] tags=[]
@@ -90,8 +84,8 @@ fig, ax = plt.subplots(figsize=(10, 4.5))
 labels = [f"$e_{i}$" for i in change.eig.values] + ["random"]
 width = 0.8 / len(labels)
 for j, (label, values) in enumerate(zip(labels, [*change.values, control.values])):
-    ax.bar(np.arange(len(directions.SCALES)) + (j - len(labels) / 2 + 0.5) * width, values, width, label=label)
-ax.set_xticks(np.arange(len(directions.SCALES)), ["¼", "⅓", "½", "1", "2", "3", "4"])
+    ax.bar(np.arange(change.sizes["scale"]) + (j - len(labels) / 2 + 0.5) * width, values, width, label=label)
+ax.set_xticks(np.arange(change.sizes["scale"]), ["¼", "⅓", "½", "1", "2", "3", "4"])
 ax.set_yscale("symlog", linthresh=0.1)
 ax.axhline(0, color="black", lw=0.8)
 ax.set_xlabel("γ′ (multiple of the step's component along the direction)")
@@ -100,7 +94,7 @@ ax.set_title(f"Moving along one direction only — η={main_lr:g}, second half o
 ax.legend(frameon=False, ncol=3)
 caption = (f"Loss change from moving by γ′ × the SGD step's component along each top eigenvector (and a random "
            f"direction), relative to the full step's change; median over the second half of training at η={main_lr:g}.")
-plots.save(fig, "step_decomposition", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "step_decomposition", caption=caption)
 plt.show()
 
 # %% [markdown] tags=[]
@@ -123,7 +117,7 @@ np.atleast_1d(axes)[0].set_ylabel("loss − loss(θ)")
 np.atleast_1d(axes)[0].legend(frameon=False)
 caption = (f"Training loss along e₁, e₃, e₅ around θ in units of the mean step length η|g·e|, averaged over the "
            f"second half of training at η={main_lr:g}; dashed: where the mean SGD step's component lands.")
-plots.save(fig, "cross_sections", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "cross_sections", caption=caption)
 plt.show()
 walls = late["opposite_walls"].mean("epoch")
 for i in walls.section.values:
@@ -145,7 +139,7 @@ ax.set_ylabel("mean |cos(g, $e_i$)|, top 5")
 ax.legend(frameon=False)
 caption = ("Mean |cos| between mini-batch gradients and the top-5 Hessian eigenvectors against training "
            "accuracy, per η; dotted: a random direction.")
-plots.save(fig, "alignment", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "alignment", caption=caption)
 plt.show()
 ratio = (alignment / by_lr["grad_cos_random"]).where(by_lr.epoch > 0)
 print(f"alignment / random baseline after initialisation: min {float(ratio.min()):.1f}, median {float(ratio.median()):.1f}")
@@ -175,6 +169,6 @@ verdicts = [
     claims.claim("A3.alignment", "mini-batch gradients align with the top eigenvectors many times more than random",
                  float(ratio.min()) >= 10, min_ratio=float(ratio.min()), median_ratio=float(ratio.median())),
 ]
-known = {"A3.step-too-large": "at this scale SGD settles below ηλ1 = 2, where the full step along e1 "
-                              "overshoots the floor but still lands lower than it started"}
-claims.report(verdicts, out, known_failures=known if settings.profile == "quick" else None)
+finding.report(verdicts, known_failures={"quick": {
+    "A3.step-too-large": "at this scale SGD settles below ηλ1 = 2, where the full step along e1 "
+                         "overshoots the floor but still lands lower than it started"}})

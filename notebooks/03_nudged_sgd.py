@@ -5,7 +5,7 @@
 #
 # **A4.** Nudged SGD (NSGD) takes the step Δ = −η (g − (1−γ) V Vᵀ g), with V the top-K Hessian eigenvectors: the learning rate along the sharpest directions becomes γη. With γ < 1 training reaches much sharper regions (up to an order of magnitude higher λ₁ or Hessian norm than SGD) while training faster and generalising as well or better; with γ > 1 it goes to flatter regions. So the endpoint's sharpness alone does not predict generalisation.
 #
-# We train `sgdlab.optim.NudgedSGD` with γ ∈ {0.01, 0.1, 1 (= SGD), 5} and two seeds, plus an ablation over K at the smallest γ, and compare the endpoints.
+# We train Nudged SGD (`sgdlab.optim.Nudged`) with γ ∈ {0.01, 0.1, 1 (= SGD), 5} and two seeds, plus an ablation over K at the smallest γ, and compare the endpoints.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -19,6 +19,7 @@ epochs = None
 seed = 0  # the first seed; the profile's seeds are offsets from it
 device = "cpu"
 output_dir = ""
+smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its claims cannot hold)
 
 # %% [markdown] tags=[]
 # ## Setup
@@ -31,53 +32,52 @@ output_dir = ""
 import dataclasses
 
 import matplotlib.pyplot as plt
-import numpy as np
 import xarray as xr
 
-from sgdlab import claims, plots, profiles, results
+from sgdlab import claims, plots, results, summaries
+from sgdlab.finding import Finding
+from sgdlab.optim import Nudged
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
 
-NOTEBOOK = "03_nudged_sgd"
-settings = profiles.settings(
-    profile,
-    quick=dict(dataset="mnist1d", model="mlp", nudges=[0.01, 0.1, 1.0, 5.0], seeds=2, lr=0.4, nudge_k=10,
-               ablation_k=[1, 5], epochs=40, refresh=32, measure_every=2.0, hessian_size=500, augment=False,
-               holdout="test", eval_size=None),
-    paper=dict(dataset="cifar10", model="simplecnn_medium", nudges=[0.01, 0.1, 1.0, 5.0], seeds=2, lr=0.01,
-               nudge_k=10, ablation_k=[1, 5], epochs=200, refresh=352, measure_every=2.0, hessian_size=2560,
+finding = Finding.open(
+    "03_nudged_sgd", profile,
+    parameters=dict(dataset=dataset, model=model, nudges=nudges, seeds=seeds, lr=lr, nudge_k=nudge_k, epochs=epochs,
+                    seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    common=dict(nudges=[0.01, 0.1, 1.0, 5.0], seeds=2, nudge_k=10, ablation_k=[1, 5], batch_size=128,
+                measure_every=2.0, top_k=5, probes=("losses", "eigen", "distance_from_init")),
+    quick=dict(dataset="mnist1d", model="mlp", lr=0.4, epochs=40, refresh=32, hessian_size=500),
+    paper=dict(dataset="cifar10", model="simplecnn_medium", lr=0.01, epochs=200, refresh=352, hessian_size=2560,
                augment=True, holdout="validation", eval_size=5000),
-    dataset=dataset, model=model, nudges=nudges, seeds=seeds, lr=lr, nudge_k=nudge_k, epochs=epochs,
+    smoke=dict(train_size=256, epochs=2, measure_every=1.0, hessian_size=64, eval_size=None, seeds=1, refresh=2),
 )
-out = profiles.output_path(output_dir, NOTEBOOK)
-base = RunConfig(
-    dataset=settings.dataset, model=settings.model, lr=settings.lr, batch_size=128, epochs=settings.epochs,
-    measure_every=settings.measure_every, hessian_size=settings.hessian_size, augment=settings.augment,
-    holdout=settings.holdout, eval_size=settings.eval_size, top_k=5, optimizer="nudged", nudge_k=settings.nudge_k,
-    nudge_refresh=settings.refresh, probes=("losses", "eigen", "distance_from_init"), device=device,
-)
-run_seeds = [seed + i for i in range(settings.seeds)]
-grid = [dataclasses.replace(base, nudge=g, seed=s) for s in run_seeds for g in settings.nudges]
-ablation = [dataclasses.replace(base, nudge=min(settings.nudges), nudge_k=k, seed=seed) for k in settings.ablation_k]
-print(f"{settings.profile} profile: {settings.model} on {settings.dataset}, η={settings.lr}, K={settings.nudge_k}, "
-      f"{settings.epochs} epochs; γ grid {settings.nudges}, seeds {run_seeds}; ablation K={settings.ablation_k}")
+s = finding.settings
+base = finding.config()
+run_seeds = [seed + i for i in range(s.seeds)]
+smallest = min(s.nudges)
+
+
+def nudged(gamma, k=s.nudge_k, run_seed=seed):
+    """The base run with Nudged SGD at γ = ``gamma`` along the top ``k`` eigenvectors."""
+    return dataclasses.replace(base, optimizer=Nudged(gamma=gamma, k=k, refresh=s.refresh), seed=run_seed)
+
+
+grid = [nudged(g, run_seed=r) for r in run_seeds for g in s.nudges]
+ablation = [nudged(smallest, k) for k in [*s.ablation_k, s.nudge_k]]
+print(f"{s.profile} profile: {s.model} on {s.dataset}, η={s.lr}, K={s.nudge_k}, {s.epochs} epochs; "
+      f"γ grid {s.nudges}, seeds {run_seeds}; ablation K={s.ablation_k}")
 
 # %% [markdown] tags=[]
 # ## Run
 #
-# Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes.
+# Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes. The ablation's run at K=10 is the grid's run at the smallest γ and the first seed.
 
 # %% tags=[]
-runs = run_grid(grid + ablation, progress=False)
-n = len(settings.nudges)
-by_nudge = xr.concat([results.combine(runs[i * n : (i + 1) * n], "nudge") for i in range(len(run_seeds))],
-                     dim=xr.DataArray(run_seeds, dims="seed", name="seed"), coords="different", compat="equals")
-by_k = results.combine([runs[run_seeds.index(seed) * n + settings.nudges.index(min(settings.nudges))],
-                        *runs[len(grid) :]], "nudge_k")
-by_k = by_k.sortby("nudge_k")
-results.save(by_nudge, out / "nudged_by_gamma.nc")
-results.save(by_k, out / "nudged_by_k.nc")
-print(f"{len(runs)} runs, {sum(r.attrs['diverged'] for r in runs)} diverged; results in {out}")
+by_gamma = results.load_grid(run_grid(grid, progress=False), ["seed", "optimizer.gamma"])
+by_k = results.load_grid(run_grid(ablation, progress=False), ["optimizer.k"])
+results.save(by_gamma, finding.out / "nudged_by_gamma.nc")
+results.save(by_k, finding.out / "nudged_by_k.nc")
+diverged = int((by_gamma.diverged == 1).sum() + (by_k.diverged == 1).sum())
+print(f"{len(grid) + len(s.ablation_k)} runs, {diverged} diverged; results in {finding.out}")
 
 # %% [markdown] tags=[]
 # ## λ₁ and training loss along training
@@ -85,19 +85,18 @@ print(f"{len(runs)} runs, {sum(r.attrs['diverged'] for r in runs)} diverged; res
 # %% tags=[]
 plots.use_style()
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-mean = by_nudge.mean("seed")
-plots.curves(axes[0], mean, "lambda", "nudge", eig=1, label="γ", log_epochs=False)
-plots.curves(axes[1], mean, "train_loss", "nudge", label="γ", log_epochs=False)
-plots.curves(axes[2], by_k, "lambda", "nudge_k", eig=1, label="K", log_epochs=False)
-axes[0].set_yscale("log")
-axes[1].set_yscale("log")
-axes[2].set_yscale("log")
-axes[0].set_title(f"λ₁, K={settings.nudge_k} (mean of {len(run_seeds)} seeds)")
+mean = by_gamma.mean("seed")
+plots.curves(axes[0], mean, "lambda", "gamma", eig=1, label="γ", log_epochs=False)
+plots.curves(axes[1], mean, "train_loss", "gamma", label="γ", log_epochs=False)
+plots.curves(axes[2], by_k, "lambda", "k", eig=1, label="K", log_epochs=False)
+for ax in axes:
+    ax.set_yscale("log")
+axes[0].set_title(f"λ₁, K={s.nudge_k} (mean of {len(run_seeds)} seeds)")
 axes[1].set_title("training loss")
-axes[2].set_title(f"ablation over K, γ={min(settings.nudges):g} (seed {seed})")
-caption = (f"Nudged SGD on {settings.dataset}, η={settings.lr:g}: λ₁ (left) and training loss (middle) for each γ "
-           f"(mean of {len(run_seeds)} seeds; γ=1 is SGD), and λ₁ for K top eigenvectors at γ={min(settings.nudges):g} (right).")
-plots.save(fig, "nudged_sgd", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+axes[2].set_title(f"ablation over K, γ={smallest:g} (seed {seed})")
+caption = (f"Nudged SGD on {s.dataset}, η={s.lr:g}: λ₁ (left) and training loss (middle) for each γ "
+           f"(mean of {len(run_seeds)} seeds; γ=1 is SGD), and λ₁ for K top eigenvectors at γ={smallest:g} (right).")
+finding.save_figure(fig, "nudged_sgd", caption=caption)
 plt.show()
 
 
@@ -108,30 +107,29 @@ plt.show()
 def endpoint(ds):
     """Per run: λ₁ at the end (mean over the last quarter), best test accuracy, training accuracy after a quarter
     of the epochs, final training loss and distance from initialisation."""
-    last_quarter = ds.epoch >= 0.75 * settings.epochs
     return xr.Dataset({
-        "lambda1_end": ds["lambda"].sel(eig=1).where(last_quarter).mean("epoch"),
+        "lambda1_end": summaries.tail_mean(ds["lambda"].sel(eig=1), 0.25),
         "best_test_acc": ds["test_acc"].max("epoch"),
-        "early_train_acc": ds["train_acc"].sel(epoch=0.25 * settings.epochs, method="nearest").drop_vars("epoch"),
-        "final_train_loss": ds["train_loss"].isel(epoch=-1).drop_vars("epoch"),
-        "distance_from_init": ds["distance_from_init"].isel(epoch=-1).drop_vars("epoch"),
+        "early_train_acc": summaries.at_fraction(ds["train_acc"], 0.25),
+        "final_train_loss": summaries.final(ds["train_loss"]),
+        "distance_from_init": summaries.final(ds["distance_from_init"]),
     })
 
 
-table = endpoint(by_nudge)
+table = endpoint(by_gamma)
 means = table.mean("seed")
 print(f"{'γ':>6} {'λ1 end':>8} {'best test acc':>14} {'train acc @25%':>15} {'final train loss':>17} {'‖θ−θ0‖':>8}")
-for g in means.nudge.values:
-    row = means.sel(nudge=g)
+for g in means.gamma.values:
+    row = means.sel(gamma=g)
     print(f"{g:6g} {float(row.lambda1_end):8.2f} {float(row.best_test_acc):14.3f} {float(row.early_train_acc):15.3f} "
           f"{float(row.final_train_loss):17.4f} {float(row.distance_from_init):8.2f}")
 ablation_table = endpoint(by_k)
-print("ablation, γ =", min(settings.nudges), "".join(f"  K={k}: λ1 end {float(v):.2f}"
-                                                    for k, v in zip(by_k.nudge_k.values, ablation_table.lambda1_end)))
+print("ablation, γ =", smallest, "".join(f"  K={k}: λ1 end {float(v):.2f}"
+                                        for k, v in zip(by_k.k.values, ablation_table.lambda1_end)))
 lambda_end = table.lambda1_end
-ratio = lambda_end.sel(nudge=min(settings.nudges)) / lambda_end.sel(nudge=1.0)
-print(f"λ1 ratio γ={min(settings.nudges):g} / γ=1: {float(means.lambda1_end.sel(nudge=min(settings.nudges)) / means.lambda1_end.sel(nudge=1.0)):.2f}"
-      f" (per seed: {', '.join(f'{float(r):.2f}' for r in ratio)})")
+ratio = lambda_end.sel(gamma=smallest) / lambda_end.sel(gamma=1.0)
+mean_ratio = float(means.lambda1_end.sel(gamma=smallest) / means.lambda1_end.sel(gamma=1.0))
+print(f"λ1 ratio γ={smallest:g} / γ=1: {mean_ratio:.2f} (per seed: {', '.join(f'{float(r):.2f}' for r in ratio)})")
 
 # %% [markdown] tags=[]
 # ## Verdict
@@ -148,16 +146,21 @@ print(f"λ1 ratio γ={min(settings.nudges):g} / γ=1: {float(means.lambda1_end.s
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
-sgd = means.sel(nudge=1.0)
-below = means.sel(nudge=[g for g in settings.nudges if g < 1])
-above = means.sel(nudge=[g for g in settings.nudges if g > 1])
-smallest = means.sel(nudge=min(settings.nudges))
-per_gamma = lambda var: dict(zip(map(float, means.nudge.values), means[var].values))
+sgd = means.sel(gamma=1.0)
+below = means.sel(gamma=[g for g in s.nudges if g < 1])
+above = means.sel(gamma=[g for g in s.nudges if g > 1])
+at_smallest = means.sel(gamma=smallest)
+
+
+def per_gamma(var):
+    return dict(zip(map(float, means.gamma.values), means[var].values))
+
+
 verdicts = [
     claims.claim("A4.sharper", "gamma < 1 ends in markedly sharper regions than SGD",
-                 float(smallest.lambda1_end) >= 2 * float(sgd.lambda1_end)
+                 float(at_smallest.lambda1_end) >= 2 * float(sgd.lambda1_end)
                  and bool((below.lambda1_end > sgd.lambda1_end).all()),
-                 lambda1_end=per_gamma("lambda1_end"), ratio_smallest_vs_sgd=float(smallest.lambda1_end / sgd.lambda1_end)),
+                 lambda1_end=per_gamma("lambda1_end"), ratio_smallest_vs_sgd=float(at_smallest.lambda1_end / sgd.lambda1_end)),
     claims.claim("A4.as-fast", "gamma < 1 trains at least as fast as SGD",
                  bool((below.early_train_acc >= sgd.early_train_acc - 0.01).all()),
                  early_train_acc=per_gamma("early_train_acc")),
@@ -166,6 +169,6 @@ verdicts = [
     claims.claim("A4.flatter", "gamma > 1 ends in flatter regions than SGD",
                  bool((above.lambda1_end < sgd.lambda1_end).all()), lambda1_end=per_gamma("lambda1_end")),
 ]
-known = {"A4.generalises": "on MNIST-1D with a small MLP, gamma < 1 ends 1-3 points of test accuracy below SGD, "
-                           "also with four seeds"}
-claims.report(verdicts, out, known_failures=known if settings.profile == "quick" else None)
+finding.report(verdicts, known_failures={"quick": {
+    "A4.generalises": "on MNIST-1D with a small MLP, gamma < 1 ends 1-3 points of test accuracy below SGD, "
+                      "also with four seeds"}})

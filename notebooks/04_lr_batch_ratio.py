@@ -26,6 +26,7 @@ grid_epochs = None  # of the B1 grid
 seed = 0
 device = "cpu"
 output_dir = ""
+smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its claims cannot hold)
 
 # %% [markdown] tags=[]
 # ## Setup
@@ -39,46 +40,44 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, interpolation, plots, profiles, results
+from sgdlab import claims, interpolation, plots, results, summaries
+from sgdlab.finding import Finding
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
 
-NOTEBOOK = "04_lr_batch_ratio"
-settings = profiles.settings(
-    profile,
+finding = Finding.open(
+    "04_lr_batch_ratio", profile,
+    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
+                    base_lr=base_lr, base_batch_size=base_batch_size, betas=betas, train_sizes=train_sizes,
+                    epochs=epochs, grid_epochs=grid_epochs, seed=seed, device=device, output_dir=output_dir,
+                    smoke=smoke),
+    common=dict(base_lr=0.025, top_k=1, probes=("losses", "eigen", "hessian_norm"), hutchinson_samples=10,
+                save_parameters=True),
     quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.05, 0.1, 0.2], batch_sizes=[32, 128, 512],
-               base_lr=0.025, base_batch_size=16, betas=[1, 4, 16, 32], train_sizes=[1000, None], epochs=40,
-               grid_epochs=120,
-               hessian_size=1000, augment=False, holdout="test"),
+               base_batch_size=16, betas=[1, 4, 16, 32], train_sizes=[1000, None], epochs=40, grid_epochs=120,
+               hessian_size=1000),
     paper=dict(dataset="cifar10", model="vgg11", learning_rates=[0.005, 0.01, 0.05], batch_sizes=[50, 250, 1000],
-               base_lr=0.025, base_batch_size=12.5, betas=[1, 4, 16], train_sizes=[12000, 22500, None], epochs=100,
-               grid_epochs=100,
+               base_batch_size=12.5, betas=[1, 4, 16], train_sizes=[12000, 22500, None], epochs=100, grid_epochs=100,
                hessian_size=2560, augment=True, holdout="validation"),
-    dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes, base_lr=base_lr,
-    base_batch_size=base_batch_size, betas=betas, train_sizes=train_sizes, epochs=epochs, grid_epochs=grid_epochs,
+    smoke=dict(train_size=256, learning_rates=[0.1, 0.2], batch_sizes=[32, 128], betas=[1, 4], train_sizes=[128, 256],
+               epochs=2, grid_epochs=2, hessian_size=64),
 )
-out = profiles.output_path(output_dir, NOTEBOOK)
-base = RunConfig(
-    dataset=settings.dataset, model=settings.model, epochs=settings.epochs, measure_every=settings.epochs / 4,
-    hessian_size=settings.hessian_size, augment=settings.augment, holdout=settings.holdout, top_k=1,
-    probes=("losses", "eigen", "hessian_norm"), hutchinson_samples=10, save_parameters=True, seed=seed, device=device,
-)
-grid = [dataclasses.replace(base, lr=lr, batch_size=s, epochs=settings.grid_epochs, measure_every=settings.grid_epochs / 4)
-        for lr in settings.learning_rates for s in settings.batch_sizes]
+s = finding.settings
+base = finding.config(measure_every=s.epochs / 4)
+grid = {(lr, b): dataclasses.replace(base, lr=lr, batch_size=b, epochs=s.grid_epochs, measure_every=s.grid_epochs / 4)
+        for lr in s.learning_rates for b in s.batch_sizes}
 family = {
-    (n, beta): dataclasses.replace(base, train_size=n, lr=settings.base_lr * beta,
-                                   batch_size=round(settings.base_batch_size * beta))
-    for n in settings.train_sizes for beta in settings.betas
+    (n, beta): dataclasses.replace(base, train_size=n, lr=s.base_lr * beta, batch_size=round(s.base_batch_size * beta))
+    for n in s.train_sizes for beta in s.betas
 }
-full = settings.train_sizes[-1]
-contrast_lr = settings.base_lr * settings.betas[1]
+full = s.train_sizes[-1]
+contrast_lr = s.base_lr * s.betas[1]
 contrast = {  # η fixed at the family's β = betas[1] value, S a quarter / four times its batch size
-    factor: dataclasses.replace(base, lr=contrast_lr, batch_size=round(settings.base_batch_size * settings.betas[1] / factor))
+    factor: dataclasses.replace(base, lr=contrast_lr, batch_size=round(s.base_batch_size * s.betas[1] / factor))
     for factor in (4, 0.25)
 }
-print(f"{settings.profile} profile: {settings.model} on {settings.dataset}, {settings.epochs} epochs")
-print(f"B1 grid η {settings.learning_rates} × S {settings.batch_sizes}")
-print(f"family η = {settings.base_lr}β, S = {settings.base_batch_size}β, β {settings.betas}, training sizes {settings.train_sizes}")
+print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs")
+print(f"B1 grid η {s.learning_rates} × S {s.batch_sizes}")
+print(f"family η = {s.base_lr}β, S = {s.base_batch_size}β, β {s.betas}, training sizes {s.train_sizes}")
 
 # %% [markdown] tags=[]
 # ## Run
@@ -86,31 +85,21 @@ print(f"family η = {settings.base_lr}β, S = {settings.base_batch_size}β, β {
 # Cached runs are loaded; the rest run in parallel worker processes.
 
 # %% tags=[]
-configs = grid + list(family.values()) + list(contrast.values())
-runs = dict(zip(range(len(configs)), run_grid(configs, progress=False)))
-grid_runs = [runs[i] for i in range(len(grid))]
-family_runs = dict(zip(family, (runs[len(grid) + i] for i in range(len(family)))))
-contrast_runs = dict(zip(contrast, (runs[len(grid) + len(family) + i] for i in range(len(contrast)))))
+grid_runs, family_runs, contrast_runs = (run_grid(configs, progress=False) for configs in (grid, family, contrast))
 
 
-def endpoint(run):
-    """Sharpness and accuracy at the end of a run."""
-    last = run.isel(step=-1)
-    return {"lambda1": float(last["lambda"].sel(eig=1)), "hessian_fro": float(last["hessian_frobenius"]),
-            "test_acc": float(last["test_acc"]), "train_acc": float(last["train_acc"])}
+def endpoints(ds):
+    """Sharpness and accuracy at the end of each run of ``ds`` (runs side by side along ``epoch``)."""
+    return xr.Dataset({"lambda1": summaries.final(ds["lambda"].sel(eig=1)),
+                       "hessian_fro": summaries.final(ds["hessian_frobenius"]),
+                       "test_acc": summaries.final(ds["test_acc"]), "train_acc": summaries.final(ds["train_acc"])})
 
 
-def endpoints(configs, runs):
-    """One row per run: η, S, η/S, and the endpoint's sharpness and accuracy, as a Dataset along ``run``."""
-    rows = [{"lr": c.lr, "batch_size": c.batch_size, "ratio": c.lr / c.batch_size, **endpoint(r)}
-            for c, r in zip(configs, runs)]
-    return xr.Dataset({key: ("run", [row[key] for row in rows]) for key in rows[0]})
-
-
-b1 = endpoints(grid, grid_runs)
-results.save(b1, out / "b1_endpoints.nc")
-diverged = [r.attrs["config_hash"] for r in runs.values() if r.attrs["diverged"]]
-print(f"{len(runs)} runs, {len(diverged)} diverged; results in {out}")
+b1_grid = results.load_grid(grid_runs, ["lr", "batch_size"])
+b1 = endpoints(b1_grid).assign(ratio=b1_grid.lr / b1_grid.batch_size)
+results.save(b1, finding.out / "b1_endpoints.nc")
+all_runs = [*grid_runs.values(), *family_runs.values(), *contrast_runs.values()]
+print(f"{len(all_runs)} runs, {sum(int(r.attrs['diverged']) for r in all_runs)} diverged; results in {finding.out}")
 
 # %% [markdown] tags=[]
 # ## B1 — sharpness and accuracy against η/S
@@ -119,18 +108,17 @@ print(f"{len(runs)} runs, {len(diverged)} diverged; results in {out}")
 plots.use_style()
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 for ax, var, label in zip(axes, ["lambda1", "hessian_fro", "test_acc"], ["$\\lambda_1$", "$\\|H\\|_F$", "test accuracy"]):
-    for lr in settings.learning_rates:
-        rows = b1.where(b1.lr == lr, drop=True)
+    for lr in b1.lr.values:
+        rows = b1.sel(lr=lr)
         ax.plot(rows.ratio, rows[var], "o-", label=f"η={lr:g}")
     ax.set_xscale("log")
     ax.set_xlabel("η / S")
     ax.set_ylabel(label)
 axes[0].legend(frameon=False)
-fig.suptitle(f"Endpoints of the η × S grid — {settings.model} on {settings.dataset}, {settings.grid_epochs} epochs")
-plots.save(fig, "b1_ratio", out, NOTEBOOK, dict(profile=profile, seed=seed))
+fig.suptitle(f"Endpoints of the η × S grid — {s.model} on {s.dataset}, {s.grid_epochs} epochs")
+finding.save_figure(fig, "b1_ratio")
 plt.show()
-for row in range(b1.sizes["run"]):
-    r = b1.isel(run=row)
+for r in (b1.sel(lr=lr, batch_size=b) for lr in b1.lr.values for b in b1.batch_size.values):
     print(f"η={float(r.lr):<5g} S={int(r.batch_size):<4d} η/S={float(r.ratio):.2e}  λ1 {float(r.lambda1):6.2f}  "
           f"‖H‖F {float(r.hessian_fro):6.2f}  test acc {float(r.test_acc):.3f}  train acc {float(r.train_acc):.3f}")
 
@@ -140,11 +128,12 @@ for row in range(b1.sizes["run"]):
 # Lines start at the endpoint θ₁ of the family's second member (β = 4 in the quick profile) and pass through the endpoint θ₂ of: the family's first member (same ratio), and the two contrast runs (4× and ¼ the ratio), for α ∈ [−1, 2]. At α < 0 the line leaves θ₁ on the far side from θ₂, at α > 1 it leaves θ₂ beyond it.
 
 # %% tags=[]
-reference = family_runs[(full, settings.betas[1])]
-partners = {"same η/S (β=%g)" % settings.betas[0]: family_runs[(full, settings.betas[0])],
+reference = family_runs[full, s.betas[1]]
+partners = {"same η/S (β=%g)" % s.betas[0]: family_runs[full, s.betas[0]],
             "4× η/S": contrast_runs[4], "¼ η/S": contrast_runs[0.25]}
 lines = {name: interpolation.between(reference, run) for name, run in partners.items()}
-results.save(xr.concat(list(lines.values()), dim=xr.DataArray(list(lines), dims="partner")), out / "b2_interpolation.nc")
+results.save(xr.concat(list(lines.values()), dim=xr.DataArray(list(lines), dims="partner")),
+             finding.out / "b2_interpolation.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for name, line in lines.items():
     axes[0].plot(line.alpha, line.train_loss, label=name)
@@ -156,10 +145,10 @@ for ax, label in zip(axes, ["training loss", "test accuracy"]):
     ax.set_ylabel(label)
 axes[0].set_yscale("log")
 axes[0].legend(frameon=False)
-fig.suptitle(f"From the β={settings.betas[1]:g} endpoint θ₁ through another endpoint θ₂")
-caption = (f"Training loss and test accuracy on the line from the β={settings.betas[1]:g} endpoint θ₁ (α=0) through "
+fig.suptitle(f"From the β={s.betas[1]:g} endpoint θ₁ through another endpoint θ₂")
+caption = (f"Training loss and test accuracy on the line from the β={s.betas[1]:g} endpoint θ₁ (α=0) through "
            "another endpoint θ₂ (α=1): one with the same η/S, and ones with 4× and ¼ of it.")
-plots.save(fig, "b2_interpolation", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "b2_interpolation", caption=caption)
 plt.show()
 
 
@@ -175,11 +164,10 @@ def asymmetry(line):
     return abs(np.log(rise_second / rise_first))
 
 
-same = endpoint(partners[list(partners)[0]])
-ref = endpoint(reference)
-compare = {name: {"lambda1": abs(endpoint(run)["lambda1"] - ref["lambda1"]),
-                  "test_acc": abs(endpoint(run)["test_acc"] - ref["test_acc"]),
-                  "asymmetry": asymmetry(lines[name])} for name, run in partners.items()}
+ends = endpoints(results.stack({"reference": reference, **partners}, "run"))
+compare = {name: {"lambda1": abs(float(ends.lambda1.sel(run=name) - ends.lambda1.sel(run="reference"))),
+                  "test_acc": abs(float(ends.test_acc.sel(run=name) - ends.test_acc.sel(run="reference"))),
+                  "asymmetry": asymmetry(lines[name])} for name in partners}
 for name, row in compare.items():
     print(f"{name:>16}: |Δλ1| {row['lambda1']:6.2f}  |Δ test acc| {row['test_acc']:.3f}  line asymmetry {row['asymmetry']:.2f}")
 
@@ -187,15 +175,14 @@ for name, row in compare.items():
 # ## B3 — where the invariance breaks
 
 # %% tags=[]
-fam = {n: endpoints([family[(n, b)] for b in settings.betas], [family_runs[(n, b)] for b in settings.betas])
-       for n in settings.train_sizes}
+fam = {n: endpoints(results.load_grid([family_runs[n, beta] for beta in s.betas], ["lr"])) for n in s.train_sizes}
 results.save(xr.concat(list(fam.values()), dim=xr.DataArray([n or 0 for n in fam], dims="train_size")),
-             out / "b3_family.nc")
+             finding.out / "b3_family.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for n, rows in fam.items():
     label = f"{n or 'all'} training examples"
-    axes[0].plot(settings.betas, rows.test_acc, "o-", label=label)
-    axes[1].plot(settings.betas, rows.lambda1, "o-", label=label)
+    axes[0].plot(s.betas, rows.test_acc, "o-", label=label)
+    axes[1].plot(s.betas, rows.lambda1, "o-", label=label)
 for ax, label in zip(axes, ["test accuracy", "$\\lambda_1$ at the end"]):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("β  (η = η₀β, S = S₀β)")
@@ -204,7 +191,7 @@ axes[0].legend(frameon=False)
 fig.suptitle("One ratio η/S, growing β")
 caption = ("Test accuracy and final λ₁ along the family η = η₀β, S = S₀β (one ratio η/S), on the full training "
            "set and on a subset: invariance in β holds up to a point, which comes earlier on less data.")
-plots.save(fig, "b3_breakdown", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "b3_breakdown", caption=caption)
 plt.show()
 for n, rows in fam.items():
     print(f"{n or 'all':>5} examples: test acc {np.round(rows.test_acc.values, 3)}  λ1 {np.round(rows.lambda1.values, 2)}")
@@ -221,21 +208,22 @@ for n, rows in fam.items():
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
-rho_lambda = claims.rank_correlation(b1.ratio, b1.lambda1)
-rho_fro = claims.rank_correlation(b1.ratio, b1.hessian_fro)
-rho_acc = claims.rank_correlation(b1.ratio, b1.test_acc)
+runs_b1 = b1.stack(run=["lr", "batch_size"])  # the grid's endpoints in one list
+rho_lambda = claims.rank_correlation(runs_b1.ratio, runs_b1.lambda1)
+rho_fro = claims.rank_correlation(runs_b1.ratio, runs_b1.hessian_fro)
+rho_acc = claims.rank_correlation(runs_b1.ratio, runs_b1.test_acc)
 same_name, *contrast_names = list(compare)
 TOLERANCE = 2 * np.sqrt(2) * np.sqrt(0.6 * 0.4 / 1000)
 
 
 def breakdown(rows):
     drift = np.abs(rows.test_acc.values - rows.test_acc.values[0])
-    broken = [beta for beta, d in zip(settings.betas, drift) if d > TOLERANCE]
+    broken = [beta for beta, d in zip(s.betas, drift) if d > TOLERANCE]
     return min(broken) if broken else float("inf")
 
 
 breaks = {str(n or "all"): breakdown(rows) for n, rows in fam.items()}
-small, large = breaks[str(settings.train_sizes[0])], breaks[str(settings.train_sizes[-1] or "all")]
+small, large = breaks[str(s.train_sizes[0])], breaks[str(s.train_sizes[-1] or "all")]
 verdicts = [
     claims.claim("B1.sharpness-vs-ratio", "a higher η/S ends in a flatter region (λ1 and ‖H‖F fall)",
                  rho_lambda <= -0.5 and rho_fro <= -0.5, spearman_lambda1=rho_lambda, spearman_fro=rho_fro),
@@ -247,4 +235,4 @@ verdicts = [
     claims.claim("B3.breakdown", "invariance breaks at large β, earlier for the smaller training set",
                  small < float("inf") and small < large, breakdown_beta=breaks, tolerance=TOLERANCE),
 ]
-claims.report(verdicts, out)
+finding.report(verdicts)

@@ -16,6 +16,7 @@ epochs = None
 seed = 0
 device = "cpu"
 output_dir = ""
+smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its claims cannot hold)
 
 # %% [markdown] tags=[]
 # ## Setup
@@ -28,46 +29,47 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, plots, profiles, results
+from sgdlab import claims, plots, results, summaries
+from sgdlab.finding import Finding
 from sgdlab.schedules import Triangular
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
 
-NOTEBOOK = "05_cyclic_schedules"
-settings = profiles.settings(
-    profile,
+finding = Finding.open(
+    "05_cyclic_schedules", profile,
+    parameters=dict(dataset=dataset, model=model, lr_range=lr_range, batch_range=batch_range, step_size=step_size,
+                    epochs=epochs, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    common=dict(measure_every=1.0, top_k=1),
     quick=dict(dataset="mnist1d", model="mlp", lr_range=[0.02, 0.1], batch_range=[32, 160], step_size=5, epochs=30,
-               hessian_size=1000, augment=False, holdout="test"),
+               hessian_size=1000),
     paper=dict(dataset="cifar10", model="vgg11", lr_range=[0.001, 0.005], batch_range=[128, 640], step_size=15,
                epochs=150, hessian_size=2560, augment=True, holdout="validation"),
-    dataset=dataset, model=model, lr_range=lr_range, batch_range=batch_range, step_size=step_size, epochs=epochs,
+    smoke=dict(train_size=256, step_size=1, epochs=2, hessian_size=64),
 )
-out = profiles.output_path(output_dir, NOTEBOOK)
-base = RunConfig(
-    dataset=settings.dataset, model=settings.model, epochs=settings.epochs, measure_every=1.0,
-    hessian_size=settings.hessian_size, augment=settings.augment, holdout=settings.holdout, top_k=1, seed=seed,
-    device=device,
-)
-(lr_low, lr_high), (s_low, s_high) = settings.lr_range, settings.batch_range
-runs_config = {
-    "cyclic η": dataclasses.replace(base, batch_size=s_low,
-                                    lr_schedule=Triangular(lr_low, lr_high, settings.step_size)),
+s = finding.settings
+base = finding.config()
+(lr_low, lr_high), (s_low, s_high) = s.lr_range, s.batch_range
+configs = {
+    "cyclic η": dataclasses.replace(base, batch_size=s_low, lr_schedule=Triangular(lr_low, lr_high, s.step_size)),
     "cyclic S": dataclasses.replace(base, lr=lr_high,
-                                    batch_schedule=Triangular(s_high, s_low, settings.step_size, reciprocal=True)),
+                                    batch_schedule=Triangular(s_high, s_low, s.step_size, reciprocal=True)),
     f"constant η={lr_low:g}, S={s_low}": dataclasses.replace(base, lr=lr_low, batch_size=s_low),
     f"constant η={lr_high:g}, S={s_high}": dataclasses.replace(base, lr=lr_high, batch_size=s_high),
 }
-print(f"{settings.profile} profile: {settings.model} on {settings.dataset}, {settings.epochs} epochs, "
-      f"half cycle {settings.step_size} epochs")
+print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs, half cycle {s.step_size} epochs")
 
 # %% [markdown] tags=[]
 # ## Run
+#
+# The four runs side by side along `schedule`. Each run is measured on its own clock (the cyclic-S run's steps change length), so a run holds NaN at the others' measurement times.
 
 # %% tags=[]
-runs = dict(zip(runs_config, run_grid(list(runs_config.values()), progress=False)))
-for name, run in runs.items():
-    results.save(run, out / f"run_{run.attrs['config_hash']}.nc")
-    print(f"{name:>24}: final test acc {float(run.test_acc[-1]):.3f}, final λ1 {float(run['lambda'].sel(eig=1)[-1]):.2f}")
+runs = results.stack(run_grid(configs, progress=False), "schedule")
+results.save(runs, finding.out / "cyclic_schedules.nc")
+lambda1 = runs["lambda"].sel(eig=1)
+final_acc, final_lambda = summaries.final(runs.test_acc), summaries.final(lambda1)
+for name in configs:
+    print(f"{name:>24}: final test acc {float(final_acc.sel(schedule=name)):.3f}, "
+          f"final λ1 {float(final_lambda.sel(schedule=name)):.2f}")
 
 # %% [markdown] tags=[]
 # ## Sharpness and accuracy along training
@@ -76,21 +78,23 @@ for name, run in runs.items():
 
 # %% tags=[]
 plots.use_style()
-ratio = np.array([runs_config["cyclic η"].lr_schedule.at(e) for e in runs["cyclic η"].epoch.values]) / s_low
+cyclic_lr_epochs = summaries.measured(lambda1.sel(schedule="cyclic η")).epoch.values
+ratio = np.array([configs["cyclic η"].lr_schedule.at(e) for e in cyclic_lr_epochs]) / s_low
 fig, axes = plt.subplots(1, 3, figsize=(16, 4))
-for name, run in runs.items():
+for name in configs:
+    run = summaries.measured(runs.sel(schedule=name))
     axes[0].plot(run.epoch, run["lambda"].sel(eig=1), label=name)
     axes[1].plot(run.epoch, run.test_acc, label=name)
-axes[2].plot(runs["cyclic η"].epoch, ratio, color="k")
+axes[2].plot(cyclic_lr_epochs, ratio, color="k")
 for ax, label in zip(axes, ["$\\lambda_1$", "test accuracy", "η/S of both cyclic runs"]):
-    for start in np.arange(0, settings.epochs, 2 * settings.step_size):
-        ax.axvspan(start + settings.step_size / 2, start + 1.5 * settings.step_size, color="0.92", zorder=0)
+    for start in np.arange(0, s.epochs, 2 * s.step_size):
+        ax.axvspan(start + s.step_size / 2, start + 1.5 * s.step_size, color="0.92", zorder=0)
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)
 axes[0].set_yscale("log")
 axes[0].legend(frameon=False)
-fig.suptitle(f"Cyclic η vs cyclic S — {settings.model} on {settings.dataset}")
-plots.save(fig, "cyclic_schedules", out, NOTEBOOK, dict(profile=profile, seed=seed))
+fig.suptitle(f"Cyclic η vs cyclic S — {s.model} on {s.dataset}")
+finding.save_figure(fig, "cyclic_schedules")
 plt.show()
 
 # %% [markdown] tags=[]
@@ -117,23 +121,23 @@ plt.show()
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
-cyclic, constant = ["cyclic η", "cyclic S"], [n for n in runs if n.startswith("constant")]
-acc = {name: float(run.test_acc[-1]) for name, run in runs.items()}
-epochs_measured = np.arange(1, settings.epochs + 1)  # the cyclic-S clock lands within a step of each epoch
-log_lambda = {name: np.log(run["lambda"].sel(eig=1).swap_dims(step="epoch").sel(epoch=epochs_measured, method="nearest").values)
-              for name, run in runs.items()}
+cyclic, constant = ["cyclic η", "cyclic S"], [n for n in configs if n.startswith("constant")]
+acc = {name: float(final_acc.sel(schedule=name)) for name in configs}
+whole_epochs = np.arange(1, s.epochs + 1)  # the cyclic-S clock lands within a step of each epoch
+at_epochs = {name: summaries.measured(lambda1.sel(schedule=name)).sel(epoch=whole_epochs, method="nearest").values
+             for name in configs}  # λ1 of each run at the measurement nearest each whole epoch
+log_lambda = {name: np.log(values) for name, values in at_epochs.items()}
 
 
 def distance(a, b):
     return float(np.mean(np.abs(log_lambda[a] - log_lambda[b])))
 
 
-def alternates(run):
-    lam = run["lambda"].sel(eig=1).swap_dims(step="epoch")
-    at = {float(e): float(lam.sel(epoch=e, method="nearest")) for e in range(1, settings.epochs + 1)}
-    highs = np.arange(settings.step_size, settings.epochs, 2 * settings.step_size)
-    return all(at[h] < at[h - settings.step_size] if h > settings.step_size else True for h in highs) and all(
-        at[h] < at[h + settings.step_size] for h in highs if h + settings.step_size <= settings.epochs)
+def alternates(name):
+    at = dict(zip(whole_epochs.tolist(), at_epochs[name].tolist()))
+    highs = np.arange(s.step_size, s.epochs, 2 * s.step_size)
+    return all(at[h] < at[h - s.step_size] if h > s.step_size else True for h in highs) and all(
+        at[h] < at[h + s.step_size] for h in highs if h + s.step_size <= s.epochs)
 
 
 acc_gap = min(abs(acc[c] - acc[k]) for c in cyclic for k in constant)
@@ -144,9 +148,8 @@ verdicts = [
     claims.claim("B4.same-sharpness-trajectory", "cyclic S and cyclic η follow matching λ1 trajectories",
                  distance(*cyclic) < traj_gap / 2, distance_cyclic=distance(*cyclic), smallest_to_constant=traj_gap),
     claims.claim("B4.alternating-phases", "cyclic schedules alternate between sharper and wider regions",
-                 all(alternates(runs[c]) for c in cyclic), runs={c: alternates(runs[c]) for c in cyclic}),
+                 all(alternates(c) for c in cyclic), runs={c: alternates(c) for c in cyclic}),
 ]
-known = {} if settings.profile == "paper" else {
+finding.report(verdicts, known_failures={"quick": {
     "B4.alternating-phases": "after the first cycle λ1 of both cyclic runs hovers near one value with no phase-locked swings",
-}
-claims.report(verdicts, out, known_failures=known)
+}})

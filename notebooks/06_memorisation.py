@@ -19,6 +19,7 @@ epochs = None
 seed = 0
 device = "cpu"
 output_dir = ""
+smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its claims cannot hold)
 
 # %% [markdown] tags=[]
 # ## Setup
@@ -34,77 +35,66 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, plots, profiles, results
+from sgdlab import claims, plots, results, summaries
+from sgdlab.finding import Finding
 from sgdlab.sweep import run_grid
-from sgdlab.train import RunConfig
 
-NOTEBOOK = "06_memorisation"
-settings = profiles.settings(
-    profile,
-    quick=dict(dataset="mnist1d", model="mlp", width=100, learning_rates=[0.05, 0.1, 0.2], batch_sizes=[32, 128, 512],
-               noise_levels=[0.25, 0.5], train_size=1000, epochs=60, holdout="test"),
-    paper=dict(dataset="mnist", model="mlp", width=256, learning_rates=[0.05, 0.1, 0.2],
-               batch_sizes=[50, 100, 200, 400, 800], noise_levels=[0.25, 0.5], train_size=None, epochs=300,
+finding = Finding.open(
+    "06_memorisation", profile,
+    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
+                    noise_levels=noise_levels, train_size=train_size, epochs=epochs, seed=seed, device=device,
+                    output_dir=output_dir, smoke=smoke),
+    common=dict(model="mlp", learning_rates=[0.05, 0.1, 0.2], noise_levels=[0.25, 0.5], hessian_size=500,
+                probes=("losses", "memorisation")),
+    quick=dict(dataset="mnist1d", width=100, batch_sizes=[32, 128, 512], train_size=1000, epochs=60),
+    paper=dict(dataset="mnist", width=256, batch_sizes=[50, 100, 200, 400, 800], train_size=None, epochs=300,
                holdout="validation"),
-    dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes, noise_levels=noise_levels,
-    train_size=train_size, epochs=epochs,
+    smoke=dict(train_size=256, learning_rates=[0.1, 0.2], batch_sizes=[32, 128], noise_levels=[0.5], epochs=2,
+               hessian_size=64),
 )
-out = profiles.output_path(output_dir, NOTEBOOK)
-base = RunConfig(
-    dataset=settings.dataset, model=settings.model, model_options={"width": settings.width}, holdout=settings.holdout,
-    train_size=settings.train_size, epochs=settings.epochs, measure_every=settings.epochs / 50, hessian_size=500,
-    probes=("losses", "memorisation"), seed=seed, device=device,
-)
-configs = {
-    (p, lr, s): dataclasses.replace(base, label_noise=p, lr=lr, batch_size=s)
-    for p in settings.noise_levels for lr in settings.learning_rates for s in settings.batch_sizes
-}
-print(f"{settings.profile} profile: {settings.model} on {settings.dataset} ({settings.train_size or 'all'} examples), "
-      f"{settings.epochs} epochs; noise {settings.noise_levels}; η {settings.learning_rates} × S {settings.batch_sizes}")
+s = finding.settings
+base = finding.config(model_options={"width": s.width}, measure_every=s.epochs / 50)
+configs = {(p, lr, b): dataclasses.replace(base, label_noise=p, lr=lr, batch_size=b)
+           for p in s.noise_levels for lr in s.learning_rates for b in s.batch_sizes}
+print(f"{s.profile} profile: {s.model} on {s.dataset} ({s.train_size or 'all'} examples), "
+      f"{s.epochs} epochs; noise {s.noise_levels}; η {s.learning_rates} × S {s.batch_sizes}")
 
 # %% [markdown] tags=[]
 # ## Run
+#
+# The runs side by side over noise level, η and S. Runs of different S are measured at slightly different epochs (every 1.2 epochs, to the nearest step), so each holds NaN at the others' measurement times.
 
 # %% tags=[]
-runs = dict(zip(configs, run_grid(list(configs.values()), progress=False)))
+grid = results.load_grid(run_grid(configs, progress=False), ["label_noise", "lr", "batch_size"])
 THRESHOLD = 0.5
-
-
-def memorisation_epoch(run):
-    """First measured epoch at which the random labels are fitted at THRESHOLD accuracy (inf: never)."""
-    reached = run.memorised_acc.values >= THRESHOLD
-    return float(run.epoch.values[np.argmax(reached)]) if reached.any() else float("inf")
-
-
-summary = xr.Dataset(
-    {
-        "ratio": ("run", [lr / s for _, lr, s in configs]),
-        "noise": ("run", [p for p, _, _ in configs]),
-        "memorisation_epoch": ("run", [memorisation_epoch(r) for r in runs.values()]),
-        "final_memorised_acc": ("run", [float(r.memorised_acc[-1]) for r in runs.values()]),
-        "final_test_acc": ("run", [float(r.test_acc[-1]) for r in runs.values()]),
-    }
-)
-results.save(summary, out / "memorisation_summary.nc")
-for (p, lr, s), run in runs.items():
-    print(f"noise {p:.2f}  η={lr:<4g} S={s:<4d} η/S={lr / s:.1e}  memorised at epoch {memorisation_epoch(run):5.1f}  "
-          f"final: random-label acc {float(run.memorised_acc[-1]):.2f}, clean test acc {float(run.test_acc[-1]):.3f}")
+summary = xr.Dataset({
+    "ratio": grid.lr / grid.batch_size,
+    # the first measured epoch at which the random labels are fitted at THRESHOLD accuracy (inf: never)
+    "memorisation_epoch": summaries.first_crossing(grid.memorised_acc, THRESHOLD).fillna(np.inf),
+    "final_memorised_acc": summaries.final(grid.memorised_acc),
+    "final_test_acc": summaries.final(grid.test_acc),
+})
+results.save(summary, finding.out / "memorisation_summary.nc")
+for p, lr, b in configs:
+    row = summary.sel(label_noise=p, lr=lr, batch_size=b)
+    print(f"noise {p:.2f}  η={lr:<4g} S={b:<4d} η/S={lr / b:.1e}  memorised at epoch {float(row.memorisation_epoch):5.1f}  "
+          f"final: random-label acc {float(row.final_memorised_acc):.2f}, clean test acc {float(row.final_test_acc):.3f}")
 
 # %% [markdown] tags=[]
 # ## Memorisation and clean test accuracy along training
 
 # %% tags=[]
 plots.use_style()
-fig, axes = plt.subplots(2, len(settings.noise_levels), figsize=(6 * len(settings.noise_levels), 7.5), sharex=True)
-ratios = sorted({lr / s for _, lr, s in configs})
+fig, axes = plt.subplots(2, len(s.noise_levels), figsize=(6 * len(s.noise_levels), 7.5), sharex=True, squeeze=False)
+ratios = sorted({lr / b for _, lr, b in configs})
 palette = plt.get_cmap("viridis")
-for column, p in enumerate(settings.noise_levels):
-    for (noise, lr, s), run in runs.items():
-        if noise != p:
-            continue
-        color = palette(ratios.index(lr / s) / max(1, len(ratios) - 1))
-        axes[0, column].plot(run.epoch, run.memorised_acc, color=color, label=f"η={lr:g}, S={s}")
-        axes[1, column].plot(run.epoch, run.test_acc, color=color)
+for column, p in enumerate(s.noise_levels):
+    for lr in s.learning_rates:
+        for b in s.batch_sizes:
+            run = summaries.measured(grid.sel(label_noise=p, lr=lr, batch_size=b))
+            color = palette(ratios.index(lr / b) / max(1, len(ratios) - 1))
+            axes[0, column].plot(run.epoch, run.memorised_acc, color=color, label=f"η={lr:g}, S={b}")
+            axes[1, column].plot(run.epoch, run.test_acc, color=color)
     axes[0, column].axhline(THRESHOLD, color="0.6", lw=0.8)
     axes[0, column].set_title(f"{p:.0%} random labels")
     axes[0, column].set_ylabel("accuracy on the random labels")
@@ -114,7 +104,7 @@ axes[0, -1].legend(frameon=False, fontsize=8, ncol=2)
 fig.suptitle("Colour: η/S from low (dark) to high (light)")
 caption = ("Accuracy on the randomly relabelled training examples (top; grey: the memorisation mark) and clean "
            "test accuracy (bottom) along training, per η and S; colour: η/S from low (dark) to high (light).")
-plots.save(fig, "memorisation", out, NOTEBOOK, dict(profile=profile, seed=seed), caption=caption)
+finding.save_figure(fig, "memorisation", caption=caption)
 plt.show()
 
 # %% [markdown] tags=[]
@@ -138,18 +128,16 @@ plt.show()
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
-rho_memorise = {f"{p:g}": claims.rank_correlation(*(summary.where(summary.noise == p, drop=True)[v] for v in
-                                                    ("ratio", "memorisation_epoch"))) for p in settings.noise_levels}
-rho_test = {f"{p:g}": claims.rank_correlation(*(summary.where(summary.noise == p, drop=True)[v] for v in
-                                                ("ratio", "final_test_acc"))) for p in settings.noise_levels}
+runs_at = {f"{p:g}": summary.sel(label_noise=p).stack(run=["lr", "batch_size"]) for p in s.noise_levels}
+rho_memorise = {p: claims.rank_correlation(runs.ratio, runs.memorisation_epoch) for p, runs in runs_at.items()}
+rho_test = {p: claims.rank_correlation(runs.ratio, runs.final_test_acc) for p, runs in runs_at.items()}
 verdicts = [
     claims.claim("B5.memorises-later", "a higher η/S memorises the random labels later",
                  all(r >= 0.5 for r in rho_memorise.values()), spearman=rho_memorise),
     claims.claim("B5.clean-test-accuracy", "a higher η/S keeps clean test accuracy higher",
                  all(r >= 0.5 for r in rho_test.values()), spearman=rho_test),
 ]
-known = {} if settings.profile == "paper" else {
+finding.report(verdicts, known_failures={"quick": {
     "B5.memorises-later": "an epoch covers SDE time ∝ η/S, so high η/S memorises first in epochs, even once the runs fit",
     "B5.clean-test-accuracy": "the final clean test accuracy is highest where memorisation is unfinished, not at high η/S",
-}
-claims.report(verdicts, out, known_failures=known)
+}})

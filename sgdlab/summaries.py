@@ -51,3 +51,20 @@ def peak(da: xr.DataArray, dim: str = "epoch") -> tuple[xr.DataArray, xr.DataArr
     """The largest value and the time at which it is reached."""
     da = measured(da, dim)
     return da.max(dim), da[dim][da.fillna(-np.inf).argmax(dim)].drop_vars(dim)
+
+
+def tail(data: xr.DataArray | xr.Dataset, fraction: float, dim: str = "epoch") -> xr.DataArray | xr.Dataset:
+    """The measurements in the last ``fraction`` of the time axis (at or after that point), to summarise
+    as one likes (``tail(da, 0.5).median("epoch")``); a Dataset keeps the times at which any variable holds a value."""
+    data = measured(data, dim)
+    t = data[dim]
+    start = float(t[0] + (1 - fraction) * (t[-1] - t[0]))
+    return data.sel({dim: t >= start})
+
+
+def final(da: xr.DataArray, dim: str = "epoch") -> xr.DataArray:
+    """The last measured value of each entry of the other dims (NaN where an entry holds none), so runs
+    of a grid that end or were measured at different times each give their own last value."""
+    has = da.notnull()
+    last = da.sizes[dim] - 1 - has.isel({dim: slice(None, None, -1)}).argmax(dim)
+    return da.isel({dim: last}).where(has.any(dim)).drop_vars(dim)

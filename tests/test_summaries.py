@@ -1,0 +1,64 @@
+"""Summaries of measured curves: the tail of a run and its last measured value, NaN marking no measurement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdlab import summaries
+
+NAN = np.nan
+
+
+@pytest.fixture
+def curves():
+    """Two runs on one epoch axis (an outer join): run b is measured at other times and ends earlier."""
+    values = [[0.0, 1.0, 2.0, 3.0, NAN, 5.0],
+              [10.0, NAN, 12.0, NAN, 14.0, NAN]]
+    return xr.DataArray(values, dims=("run", "epoch"), coords={"run": ["a", "b"], "epoch": [0, 1, 2, 3, 4, 5]})
+
+
+def test_tail_keeps_the_measurements_from_that_fraction_of_the_time_axis_on(curves):
+    late = summaries.tail(curves, 0.4)
+    assert late.epoch.values.tolist() == [3, 4, 5]
+    np.testing.assert_array_equal(late.sel(run="a"), [3.0, NAN, 5.0])
+    assert float(late.sel(run="b").median()) == 14.0
+
+
+def test_tail_measures_time_from_the_first_to_the_last_measurement():
+    da = xr.DataArray([NAN, 1.0, 2.0, 3.0, 4.0, NAN], dims="epoch", coords={"epoch": [0, 2, 4, 6, 8, 10]})
+    # measured from epoch 2 to 8: the second half starts at epoch 5
+    assert summaries.tail(da, 0.5).epoch.values.tolist() == [6, 8]
+
+
+def test_tail_mean_is_the_mean_of_the_tail(curves):
+    np.testing.assert_allclose(summaries.tail(curves, 0.5).mean("epoch"), summaries.tail_mean(curves, 0.5))
+
+
+def test_tail_of_a_dataset_keeps_every_variable():
+    ds = xr.Dataset({"x": ("epoch", [1.0, 2.0, 3.0, 4.0]), "y": ("epoch", [NAN, NAN, 7.0, 8.0])},
+                    coords={"epoch": [0.0, 1.0, 2.0, 3.0]})
+    late = summaries.tail(ds, 0.5)
+    assert late.epoch.values.tolist() == [2.0, 3.0]
+    assert late.x.values.tolist() == [3.0, 4.0] and late.y.values.tolist() == [7.0, 8.0]
+
+
+def test_final_is_each_entrys_last_measured_value(curves):
+    last = summaries.final(curves)
+    assert last.dims == ("run",)
+    assert last.values.tolist() == [5.0, 14.0]
+    assert "epoch" not in last.coords
+
+
+def test_final_is_nan_where_an_entry_was_never_measured():
+    da = xr.DataArray([[1.0, 2.0], [NAN, NAN]], dims=("run", "epoch"), coords={"epoch": [0, 1]})
+    assert np.isnan(summaries.final(da).values[1])
+    assert summaries.final(da).values[0] == 2.0
+
+
+def test_final_of_a_curve_keeps_its_other_coordinates():
+    da = xr.DataArray([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dims=("eig", "epoch"),
+                      coords={"eig": [1, 2], "epoch": [0.0, 0.5, 1.0]})
+    last = summaries.final(da)
+    assert last.eig.values.tolist() == [1, 2] and last.values.tolist() == [3.0, 6.0]
