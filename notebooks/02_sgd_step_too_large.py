@@ -49,6 +49,7 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], epochs=100, hessian_size=2560,
                augment=True, holdout="validation", eval_size=5000),
     smoke=dict(train_size=256, epochs=2, measure_every=1.0, hessian_size=64, eval_size=None),
+    cites=("jastrzebski2019",),
 )
 s = finding.settings
 base = finding.config()
@@ -154,7 +155,7 @@ print(f"alignment / random baseline after initialisation: min {float(ratio.min()
 #
 # Each fails on data where the full step component lowers the loss, where steps stay on one wall, or where any measurement is less than an order of magnitude above the random baseline.
 #
-# **What reproduces at the quick scale.** The steps cross the valley along e₁ and the gradients are strongly aligned with the top eigenvectors, as in the paper. The first statement does not hold here: the step's full component along e₁ lands on the opposite wall but, in the median measurement, *lower* than where it started, so it still lowers the loss (a quarter of it lowers it more). On a quadratic valley of curvature λ₁ the full component raises the loss only when ηλ₁ > 2 (with gradient noise, somewhat below 2); this small MLP settles below ηλ₁ = 2 at every η of the grid (printed under the run), so its steps overshoot the floor without climbing above their starting height. A3.step-too-large is therefore marked as a known failure at this scale; the paper profile checks it at the paper's scale.
+# **What reproduces at the quick scale.** The gradients are strongly aligned with the top eigenvectors, as in the paper. Most steps cross the valley along e₁, but not robustly enough for the ¾ threshold: 70% of them at seed 0 and 69% at seed 1 (per measurement anywhere from 25% to 100%), so A3.opposite-walls is marked as a known failure at this scale; a statistic that is robust to the seed, as the paper states it (the valley's width in units of the step), is open work. The first statement does not hold here: the step's full component along e₁ lands on the opposite wall but, in the median measurement, *lower* than where it started, so it still lowers the loss (a quarter of it lowers it more). On a quadratic valley of curvature λ₁ the full component raises the loss only when ηλ₁ > 2 (with gradient noise, somewhat below 2); this small MLP settles below ηλ₁ = 2 at every η of the grid (printed under the run), so its steps overshoot the floor without climbing above their starting height. A3.step-too-large is therefore marked as a known failure at this scale; the paper profile checks it at the paper's scale.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
@@ -171,4 +172,22 @@ verdicts = [
 ]
 finding.report(verdicts, known_failures={"quick": {
     "A3.step-too-large": "at this scale SGD settles below ηλ1 = 2, where the full step along e1 "
-                         "overshoots the floor but still lands lower than it started"}})
+                         "overshoots the floor but still lands lower than it started",
+    "A3.opposite-walls": "not robust to the seed at this scale: 70% of steps cross the valley along e1 at seed 0 and "
+                         "69% at seed 1, around the 75% threshold (per measurement 25-100%, standard error about 8 "
+                         "points)"}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{jastrzebski2019relation,
+#   title     = {On the Relation Between the Sharpest Directions of {DNN} Loss and the {SGD} Step Length},
+#   author    = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Ballas, Nicolas and Fischer, Asja and
+#                Bengio, Yoshua and Storkey, Amos},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2019},
+#   eprint    = {1807.05031},
+#   archivePrefix = {arXiv}
+# }
+# ```

@@ -49,6 +49,7 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="simplecnn_medium", lr=0.01, epochs=200, refresh=352, hessian_size=2560,
                augment=True, holdout="validation", eval_size=5000),
     smoke=dict(train_size=256, epochs=2, measure_every=1.0, hessian_size=64, eval_size=None, seeds=1, refresh=2),
+    cites=("jastrzebski2019",),
 )
 s = finding.settings
 base = finding.config()
@@ -172,3 +173,18 @@ verdicts = [
 finding.report(verdicts, known_failures={"quick": {
     "A4.generalises": "on MNIST-1D with a small MLP, gamma < 1 ends 1-3 points of test accuracy below SGD, "
                       "also with four seeds"}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{jastrzebski2019relation,
+#   title     = {On the Relation Between the Sharpest Directions of {DNN} Loss and the {SGD} Step Length},
+#   author    = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Ballas, Nicolas and Fischer, Asja and
+#                Bengio, Yoshua and Storkey, Amos},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2019},
+#   eprint    = {1807.05031},
+#   archivePrefix = {arXiv}
+# }
+# ```

@@ -60,6 +60,7 @@ finding = Finding.open(
                hessian_size=2560, augment=True, holdout="validation"),
     smoke=dict(train_size=256, learning_rates=[0.1, 0.2], batch_sizes=[32, 128], betas=[1, 4], train_sizes=[128, 256],
                epochs=2, grid_epochs=2, hessian_size=64),
+    cites=("jastrzebski2017",),
 )
 s = finding.settings
 base = finding.config(measure_every=s.epochs / 4)
@@ -129,7 +130,7 @@ for r in (b1.sel(lr=lr, batch_size=b) for lr in b1.lr.values for b in b1.batch_s
 
 # %% tags=[]
 reference = family_runs[full, s.betas[1]]
-partners = {"same η/S (β=%g)" % s.betas[0]: family_runs[full, s.betas[0]],
+partners = {f"same η/S (β={s.betas[0]:g})": family_runs[full, s.betas[0]],
             "4× η/S": contrast_runs[4], "¼ η/S": contrast_runs[0.25]}
 lines = {name: interpolation.between(reference, run) for name, run in partners.items()}
 results.save(xr.concat(list(lines.values()), dim=xr.DataArray(list(lines), dims="partner")),
@@ -205,6 +206,8 @@ for n, rows in fam.items():
 # - **B1.accuracy-vs-ratio**: the rank correlation of test accuracy with η/S is at least +0.5 (accuracy does not fall; it rises).
 # - **B2.same-ratio-agrees**: the same-ratio pair (β = 1 and 4) differs less than either contrast pair (4× and ¼ the ratio) in all three of λ₁, test accuracy and line asymmetry.
 # - **B3.breakdown**: the invariance holds at β while the test accuracy stays within 0.044 of β = 1's: two binomial standard errors of a difference of two accuracies on 1,000 test examples at ≈ 60% (2·√2·√(0.6·0.4/1000)). The smallest β beyond that is the breakdown point; it must exist for the smaller training set and come earlier than for the larger one (never breaking counts as later).
+#
+# **What does not reproduce robustly at the quick scale.** B2 and B3 hold at seed 1 but not at seed 0: at seed 0 the same-ratio pair (β = 1 and 4) ends 1.89 apart in λ₁, more than the ¼ η/S contrast (1.43), and the full set's test accuracy drifts 0.05 at β = 16, past the 0.044 tolerance, before the 1,000-example set breaks at β = 32. A verdict that flips with the seed is not a reproduction, so both are marked as known failures at this scale; averaging over seeds or more test examples is open work.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
@@ -235,4 +238,22 @@ verdicts = [
     claims.claim("B3.breakdown", "invariance breaks at large β, earlier for the smaller training set",
                  small < float("inf") and small < large, breakdown_beta=breaks, tolerance=TOLERANCE),
 ]
-finding.report(verdicts)
+finding.report(verdicts, known_failures={"quick": {
+    "B2.same-ratio-agrees": "seed-dependent at this scale: at seed 0 the same-ratio pair differs in λ1 by 1.89, more "
+                            "than the ¼ η/S contrast (1.43); at seed 1 all of B2 holds",
+    "B3.breakdown": "seed-dependent at this scale: at seed 0 the full set's test accuracy drifts 0.05 at β = 16 "
+                    "(tolerance 0.044), before the 1,000-example set breaks (β = 32); at seed 1 it holds",
+}})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @article{jastrzebski2017three,
+#   title   = {Three Factors Influencing Minima in {SGD}},
+#   author  = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Arpit, Devansh and Ballas, Nicolas and
+#              Fischer, Asja and Bengio, Yoshua and Storkey, Amos},
+#   journal = {arXiv preprint arXiv:1711.04623},
+#   year    = {2017}
+# }
+# ```

@@ -44,6 +44,7 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="vgg11", lr_range=[0.001, 0.005], batch_range=[128, 640], step_size=15,
                epochs=150, hessian_size=2560, augment=True, holdout="validation"),
     smoke=dict(train_size=256, step_size=1, epochs=2, hessian_size=64),
+    cites=("jastrzebski2017",),
 )
 s = finding.settings
 base = finding.config()
@@ -153,3 +154,16 @@ verdicts = [
 finding.report(verdicts, known_failures={"quick": {
     "B4.alternating-phases": "after the first cycle λ1 of both cyclic runs hovers near one value with no phase-locked swings",
 }})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @article{jastrzebski2017three,
+#   title   = {Three Factors Influencing Minima in {SGD}},
+#   author  = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Arpit, Devansh and Ballas, Nicolas and
+#              Fischer, Asja and Bengio, Yoshua and Storkey, Amos},
+#   journal = {arXiv preprint arXiv:1711.04623},
+#   year    = {2017}
+# }
+# ```

@@ -51,6 +51,7 @@ finding = Finding.open(
                holdout="validation"),
     smoke=dict(train_size=256, learning_rates=[0.1, 0.2], batch_sizes=[32, 128], noise_levels=[0.5], epochs=2,
                hessian_size=64),
+    cites=("jastrzebski2017",),
 )
 s = finding.settings
 base = finding.config(model_options={"width": s.width}, measure_every=s.epochs / 50)
@@ -141,3 +142,16 @@ finding.report(verdicts, known_failures={"quick": {
     "B5.memorises-later": "an epoch covers SDE time ∝ η/S, so high η/S memorises first in epochs, even once the runs fit",
     "B5.clean-test-accuracy": "the final clean test accuracy is highest where memorisation is unfinished, not at high η/S",
 }})
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @article{jastrzebski2017three,
+#   title   = {Three Factors Influencing Minima in {SGD}},
+#   author  = {Jastrz{\k{e}}bski, Stanis{\l}aw and Kenton, Zachary and Arpit, Devansh and Ballas, Nicolas and
+#              Fischer, Asja and Bengio, Yoshua and Storkey, Amos},
+#   journal = {arXiv preprint arXiv:1711.04623},
+#   year    = {2017}
+# }
+# ```

@@ -56,6 +56,7 @@ finding = Finding.open(
                fdr_window=200, fdr2_lr=0.01, fdr2_epochs=100, fdr2_every=2.0, hessian_size=10000, eval_size=10000),
     smoke=dict(train_size=256, epochs=2, measure_every=1.0, fdr_window=2, fdr2_epochs=2, fdr2_every=1.0, t_adaptive=4,
                hessian_size=64, eval_size=None, probe_gradients=2),
+    cites=("yaida2019",),
 )
 s = finding.settings
 scheduler = FDRScheduler(X=s.X, Y=s.Y, t_adaptive=s.t_adaptive)
@@ -216,3 +217,17 @@ finding.report(verdicts)
 # - FDR2 ratio ⟨‖∇f‖²⟩ / (η/2)⟨E_B ∇f_Bᵀ H ∇f_B⟩ = 1.14 / 1.00 / 1.13 / 1.18 against the tolerance 1 ± 0.2. The observable over the direct Hessian magnitude is 1.12 / 1.04 / 1.09 / 1.19, also against 1 ± 0.2. Both are close to their bounds at seed 3.
 #
 # After the cut, the run at η = 0.01 has not re-equilibrated by epoch 250: the ratio is −0.69 at seed 0, and the relaxation time 1/(2ηλ/(1−μ)) is 2,500 steps. At η = 0.02 without momentum, the FDR2 run's FDR1 ratio is still 39–48 after 100 epochs, with a relaxation time of 2,500 steps. For that reason the Hessian magnitude uses ⟨O_R⟩ rather than ⟨θ·∇f_B⟩.
+
+# %% [markdown]
+# ## Reference
+#
+# ```bibtex
+# @inproceedings{yaida2019fluctuation,
+#   title     = {Fluctuation-Dissipation Relations for Stochastic Gradient Descent},
+#   author    = {Yaida, Sho},
+#   booktitle = {International Conference on Learning Representations},
+#   year      = {2019},
+#   eprint    = {1810.00004},
+#   archivePrefix = {arXiv}
+# }
+# ```

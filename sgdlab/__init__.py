@@ -1,6 +1,6 @@
 """sgdlab: how SGD's learning rate and batch size shape the curvature of the loss it travels through."""
 
-from sgdlab import trajectory, walk  # noqa: F401  (register the "weights" and "segment" traces)
+from sgdlab import fdr, trajectory, walk  # noqa: F401  (register the "fdr", "weights" and "segment" traces)
 from sgdlab.config import RunConfig
 from sgdlab.curvature import frobenius_norm, hessian, spectral_density, top_eigen, trace
 from sgdlab.data import load

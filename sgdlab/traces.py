@@ -154,8 +154,3 @@ class GradientNorm(Trace):
 def build(names: tuple[str, ...], ctx: ProbeContext) -> dict[str, Trace]:
     """The run's traces, by name."""
     return {name: TRACES[name](ctx) for name in names}
-
-
-
-
-from sgdlab import fdr  # noqa: F401  (registers the "fdr" trace and the "fdr2" probe)
