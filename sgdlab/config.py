@@ -121,7 +121,10 @@ _POSITIVE_NUMBERS = ("lr", "epochs", "measure_every", "zoom_every", "eigen_tol")
 
 def validate(config: RunConfig, n_train: int | None = None, n_params: int | None = None) -> None:
     """Raise ``ValueError`` naming the first bad field. Types, ranges and names are checked when the
-    configuration is made; sizes against the data and the model here, once they are known."""
+    configuration is made (so a base configuration may still lack what a probe needs from a field set
+    later); what fields need of each other here, and sizes against the data and the model once known."""
+    if "memorisation" in config.probes and not config.label_noise > 0:
+        raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")
     if n_train is not None:
         _check_sizes(config, n_train)
     if n_params is not None:
@@ -179,8 +182,6 @@ def _check_measurements(config: RunConfig) -> None:
     first = needs_eigen and config.probes.index(needs_eigen[0])
     if needs_eigen and ("eigen" not in config.probes or config.probes.index("eigen") > first):
         raise ValueError(f"probes {needs_eigen} use the top eigenvectors: list 'eigen' before them in probes")
-    if "memorisation" in config.probes and not config.label_noise > 0:
-        raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")
     if not isinstance(config.every, dict):
         raise ValueError(f"every must be a dict from probe or trace names to Every schedules, got {config.every!r}")
     for name, when in config.every.items():

@@ -75,6 +75,8 @@ def run_grid(
     if isinstance(configs, Mapping):
         return dict(zip(configs, run_grid(list(configs.values()), executor, jobs=jobs, progress=progress)))
     configs = [dataclasses.replace(c, device=configuration.resolve_device(c.device)) for c in configs]
+    for config in configs:
+        configuration.validate(config)
     jobs = jobs or executors.default_jobs()
     name = None if isinstance(executor, Executor) else executor or executors.default_name()
     if name is not None:

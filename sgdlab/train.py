@@ -85,6 +85,7 @@ class Run:
 
 def setup(config: RunConfig) -> Run:
     """Validate ``config`` against its data and model, and build everything the loop needs."""
+    configuration.validate(config)
     device, dtype = torch.device(config.device), DTYPES[config.dtype]
     ds_data, model = prepare(config)
     n_train = len(ds_data.y_train)
