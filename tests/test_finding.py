@@ -18,7 +18,7 @@ PAPER = dict(dataset="cifar10", model="simplecnn", learning_rates=[0.01, 0.1], e
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
-    monkeypatch.delenv(paths.SMOKE_ENV, raising=False)
+    monkeypatch.setenv(paths.SMOKE_ENV, "")  # unset for the test; a smoke Finding sets it, and it is restored after
 
 
 def open_finding(profile="quick", **parameters):
