@@ -107,18 +107,18 @@ PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")
 _FILL = {"config": "", "config_hash": "", "git_commit": "", "diverged": -1}
 
 
-PLANNED = ".planned-*.json"
+PLANNED = ".planned.*.tmp"  # named like a temporary, so one a killed grid left is removed as stale
 _PLANNED_COUNT = itertools.count()
 
 
 @contextmanager
 def planned(folder: Path, hashes: Sequence[str]) -> Iterator[None]:
     """Announce, while a grid computes them, the runs it will add to the cache ``folder`` (a small
-    ``.planned-<host>-<pid>-<n>.json`` file), so a watcher in another process knows the total."""
+    ``.planned.<host>.<pid>.<n>.tmp`` file), so a watcher in another process knows the total."""
     if not hashes:
         yield
         return
-    path = folder / f".planned-{socket.gethostname()}-{os.getpid()}-{next(_PLANNED_COUNT)}.json"
+    path = folder / f".planned.{socket.gethostname()}.{os.getpid()}.{next(_PLANNED_COUNT)}.tmp"
     atomic.write(path, lambda tmp: Path(tmp).write_text(json.dumps(list(hashes))))
     try:
         yield
