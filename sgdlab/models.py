@@ -10,6 +10,7 @@ ResNet-32's convolutions, which are He-normal (std sqrt(2 / fan_in); Keras 2.1 t
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,10 +85,14 @@ def register(name: str, builder: Builder, *, version: str, replace: bool = False
 
 
 
+_GLOBAL_RNG = threading.Lock()  # runs in threads of one process (e.g. a Dask worker) build one at a time
+
+
 @contextmanager
 def _seeded(seed: int) -> Iterator[None]:
-    """Torch's CPU generator starts at ``seed`` inside, and is as before afterwards."""
-    with torch.random.fork_rng(devices=[]):  # CPU only: models are built on the CPU
+    """Torch's CPU generator starts at ``seed`` inside, and is as before afterwards; one thread at a time,
+    since the generator is shared by the whole process."""
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):  # CPU only: models are built on the CPU
         torch.default_generator.manual_seed(seed)  # not torch.manual_seed, which would reseed CUDA too
         yield
 
