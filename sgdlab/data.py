@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -279,8 +280,9 @@ def _standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Ten
 def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """MNIST-1D (4000 train / 1000 test, length 40) from ``<root>/mnist1d/mnist1d.npz``, generated if absent."""
     path = root / "mnist1d" / "mnist1d.npz"
-    if not path.is_file():
-        _save_npz(path, _generate_mnist1d())
+    with _GENERATING:  # the generator draws from numpy's global RNG: one thread of a process at a time
+        if not path.is_file():
+            _save_npz(path, _generate_mnist1d())
     try:
         with np.load(path) as arrays:
             x, y, x_test, y_test = (arrays[key] for key in ("x", "y", "x_test", "y_test"))
@@ -297,6 +299,9 @@ def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
 def _damaged_message(path: Path, error: BaseException, remedy: str) -> str:
     reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return f"{path} cannot be read ({reason}); the file is damaged: {remedy}"
+
+
+_GENERATING = threading.Lock()
 
 
 def _generate_mnist1d() -> dict[str, np.ndarray]:
