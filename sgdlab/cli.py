@@ -28,8 +28,8 @@ def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     outcomes = reproduce.reproduce(args.profile, args.only, args.out, executor=args.executor, jobs=args.jobs,
-                                   notebooks_dir=args.notebooks)
-    print(f"index: {reproduce.report_folder(args.profile, args.out) / 'index.html'} (and index.md)")
+                                   notebooks_dir=args.notebooks, smoke=args.smoke)
+    print(f"index: {reproduce.report_folder(args.profile, args.out, args.smoke) / 'index.html'} (and index.md)")
     return _print_outcomes(outcomes, time.perf_counter() - start)
 
 
@@ -71,7 +71,7 @@ def _sweep(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     grid = sweep_grid(args.parameter or [], args.yaml or [])
     outcomes = reproduce.sweep(args.notebook, grid, args.out, executor=args.executor, jobs=args.jobs,
-                               notebooks_dir=args.notebooks)
+                               notebooks_dir=args.notebooks, smoke=args.smoke)
     return _print_outcomes(outcomes, time.perf_counter() - start)
 
 
@@ -91,6 +91,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="where runs go: local (default), dask://HOST:PORT, submitit[:FOLDER]")
     parser.add_argument("--jobs", type=int, metavar="N", help="local worker processes (default: one per core)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the profile's path at tiny sizes (FakeData for the paper profile's image datasets), "
+                             "to prove it runs; runs kept apart, verdicts not meaningful")
     _notebooks_option(parser)
 
 

@@ -25,10 +25,13 @@ def datasets_dir() -> Path:
 SMOKE_ENV = "SGDLAB_SMOKE"
 
 
-def runs_dir() -> Path:
-    """The run cache: one netCDF file per configuration hash; ``runs-smoke/`` while ``$SGDLAB_SMOKE`` is
-    set (smoke runs prove that a path executes and are never mistaken for real results)."""
-    return data_dir() / ("runs-smoke" if os.environ.get(SMOKE_ENV) else "runs")
+def runs_dir(smoke: bool | None = None) -> Path:
+    """The run cache: one netCDF file per configuration hash; ``runs-smoke/`` for smoke runs (``smoke``,
+    by default whether ``$SGDLAB_SMOKE`` is set): they prove that a path executes and are never mistaken
+    for real results."""
+    if smoke is None:
+        smoke = bool(os.environ.get(SMOKE_ENV))
+    return data_dir() / ("runs-smoke" if smoke else "runs")
 
 
 def reports_dir() -> Path:

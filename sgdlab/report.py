@@ -31,9 +31,17 @@ class Outcome:
         return self.execution.notebook
 
     @property
+    def smoke(self) -> bool:
+        """Executed in smoke mode: its claims were reached on tiny sizes and say nothing about the paper."""
+        return bool(self.execution.parameters.get("smoke", False))
+
+    @property
     def ok(self) -> bool:
-        """The notebook ran through and every claim's verdict is the one its text states."""
-        return self.execution.error is None and all(c.as_expected for c in self.claims)
+        """The notebook ran through and every claim's verdict is the one its text states; in smoke mode,
+        it ran through and recorded its claims."""
+        if self.execution.error is not None:
+            return False
+        return bool(self.claims) if self.smoke else all(c.as_expected for c in self.claims)
 
 
 def outcome(folder: Path) -> Outcome:
@@ -57,6 +65,12 @@ def collect(out: Path) -> list[Outcome]:
 def summary(outcomes: Sequence[Outcome], wall_time_s: float) -> str:
     """One line, e.g. ``12/14 claims passed, 2 known failures, in 11.0 min; notebooks failed: 03_x``."""
     claims = [c for o in outcomes for c in o.claims]
+    if outcomes and all(o.smoke for o in outcomes):
+        reached = sum(o.ok for o in outcomes)
+        line = (f"smoke run: {reached}/{len(outcomes)} notebooks reached their claims (verdicts not meaningful at "
+                f"smoke sizes) in {wall_time_s / 60:.1f} min")
+        failed = [o.name for o in outcomes if not o.ok]
+        return line + (f"; notebooks failed: {', '.join(failed)}" if failed else "")
     known = sum(bool(c.known_failure) and not c.passed for c in claims)
     line = f"{sum(c.passed for c in claims)}/{len(claims)} claims passed"
     line += f", {known} known failure{'s' * (known != 1)}," if known else ""
@@ -65,9 +79,9 @@ def summary(outcomes: Sequence[Outcome], wall_time_s: float) -> str:
     return line + (f"; notebooks failed: {', '.join(failed)}" if failed else "")
 
 
-def command(name: str, profile: str) -> str:
+def command(name: str, profile: str, smoke: bool = False) -> str:
     """The command that re-executes one notebook (and so regenerates its figures)."""
-    return f"sgdlab reproduce --only {name.split('_')[0]} --profile {profile}"
+    return f"sgdlab reproduce --only {name.split('_')[0]} --profile {profile}" + (" --smoke" if smoke else "")
 
 
 def measured(values: Any, prefix: str = "") -> list[str]:
@@ -160,21 +174,32 @@ def _number(value: int | float) -> str:
     return str(value) if isinstance(value, (bool, int)) else f"{value:.4g}"
 
 
-def write(out: Path, profile: str, wall_time_s: float | None = None) -> tuple[Path, Path]:
-    """Write ``index.md`` and ``index.html`` into ``out`` from its notebooks' folders; returns both paths."""
+SMOKE_NOTE = ("Smoke run: every notebook ran its profile's path at tiny sizes (FakeData for the paper profile's "
+              "image datasets). Its verdicts are not results; they prove that each notebook reaches its claims.")
+
+
+def write(out: Path, profile: str, wall_time_s: float | None = None, smoke: bool = False) -> tuple[Path, Path]:
+    """Write ``index.md`` and ``index.html`` into ``out`` from its notebooks' folders; returns both paths.
+
+    ``smoke``: the index of a smoke run, titled and introduced as one (its verdicts prove only that each
+    notebook's path runs)."""
     out = Path(out)
     outcomes = collect(out)
     prov = results.provenance()
     head = (f"Profile `{profile}` · sgdlab {prov['version_sgdlab']} · commit `{prov['git_commit']}`"
             + (f" · {summary(outcomes, wall_time_s)}" if wall_time_s is not None else ""))
-    md = [f"# sgdlab reproduction ({_m(profile)} profile)", "", _m(head), ""]
-    body = [f"<h1>sgdlab reproduction ({_e(profile)} profile)</h1>", f"<p>{_code(head)}</p>"]
+    title = f"sgdlab reproduction ({profile} profile{', smoke run' if smoke else ''})"
+    md = [f"# {_m(title)}", "", _m(head), ""]
+    body = [f"<h1>{_e(title)}</h1>", f"<p>{_code(head)}</p>"]
+    if smoke:
+        md += [_m(SMOKE_NOTE), ""]
+        body += [f"<p class='failed'>{_e(SMOKE_NOTE)}</p>"]
     for o in outcomes:
         section_md, section_html = _section(o, profile)
         md += section_md
         body += section_html
     (out / "index.md").write_text("\n".join(md) + "\n")
-    (out / "index.html").write_text(_PAGE.format(title=f"sgdlab reproduction ({_e(profile)})", body="\n".join(body)))
+    (out / "index.html").write_text(_PAGE.format(title=_e(title), body="\n".join(body)))
     return out / "index.md", out / "index.html"
 
 
@@ -185,11 +210,11 @@ def _section(o: Outcome, profile: str) -> tuple[list[str], list[str]]:
     status = "ok" if o.execution.error is None else f"FAILED — {o.execution.error}"
     nb_link = f"{o.name}/{o.name}.ipynb"
     md += [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
-           f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile)}`", ""]
+           f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile, o.smoke)}`", ""]
     body += [f"<h2 id='{_e(o.name)}'>{_e(o.name)}</h2>",
              f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
              f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(nb_link)}</a>"
-             f" · regenerate: <code>{_e(command(o.name, profile))}</code></p>"]
+             f" · regenerate: <code>{_e(command(o.name, profile, o.smoke))}</code></p>"]
     if o.claims:
         md += ["| claim | verdict | statement | measured |", "| --- | --- | --- | --- |"]
         body += ["<table><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
@@ -207,9 +232,9 @@ def _section(o: Outcome, profile: str) -> tuple[list[str], list[str]]:
     for fig in o.figures:
         png, pdf = f"{o.name}/{fig['png']}", f"{o.name}/{fig['pdf']}"
         md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
-               f"`{command(o.name, profile)}`)", ""]
+               f"`{command(o.name, profile, o.smoke)}`)", ""]
         body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
-                 f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile))}</code>)"
+                 f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile, o.smoke))}</code>)"
                  "</figcaption></figure>"]
     if o.citation:
         md += ["```bibtex", o.citation.rstrip(), "```", ""]

@@ -30,10 +30,11 @@ def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executo
 
 
 @contextmanager
-def counting_runs(progress: bool, poll_s: float = 1.0) -> Iterator[None]:
-    """A progress counter of the runs that land in the run cache while notebooks execute in their kernels,
-    with the total their grids have announced so far (:func:`sgdlab.results.planned`)."""
-    folder = paths.runs_dir()
+def counting_runs(progress: bool, poll_s: float = 1.0, smoke: bool = False) -> Iterator[None]:
+    """A progress counter of the runs that land in the run cache (the smoke cache for ``smoke``) while
+    notebooks execute in their kernels, with the total their grids have announced so far
+    (:func:`sgdlab.results.planned`)."""
+    folder = paths.runs_dir(smoke)
     before, start = set(folder.glob("*.nc")), time.time()
     bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
     stop = threading.Event()
@@ -58,32 +59,35 @@ def counting_runs(progress: bool, poll_s: float = 1.0) -> Iterator[None]:
 
 def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
               executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
-              progress: bool = True) -> list[report.Outcome]:
+              progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
     """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
 
-    ``out`` defaults to ``data/reports/<profile>``; the index is ``index.html`` and ``index.md``.
-    ``executor`` and ``jobs`` reach the notebooks' grids through ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``.
-    A notebook that raises is recorded and the next one runs. Returns this execution's outcomes; the
-    index covers every notebook in ``out``.
+    ``out`` defaults to ``data/reports/<profile>`` (``<profile>-smoke`` for ``smoke``); the index is
+    ``index.html`` and ``index.md``. ``executor`` and ``jobs`` reach the notebooks' grids through
+    ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. ``smoke`` passes ``smoke=True`` to every notebook: the
+    profile's path at tiny sizes (FakeData for the paper profile's image datasets), runs kept in the
+    smoke cache, claims recorded but not meaningful. A notebook that raises is recorded and the next
+    one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
     """
     profiles.check(profile)
     chosen = notebooks.find(only, notebooks_dir)
-    check(chosen, {"profile": profile}, executor, jobs)
-    out = report_folder(profile, out)
+    parameters = {"profile": profile} | ({"smoke": True} if smoke else {})
+    check(chosen, parameters, executor, jobs)
+    out = report_folder(profile, out, smoke)
     start, outcomes = time.perf_counter(), []
-    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
         bar = tqdm(chosen, desc="notebooks", unit="notebook", disable=not progress)
         for nb in bar:
             bar.set_postfix_str(nb.stem)
-            notebooks.execute(nb, out / nb.stem, {"profile": profile})
+            notebooks.execute(nb, out / nb.stem, parameters)
             outcomes.append(report.outcome(out / nb.stem))
-    report.write(out, profile, time.perf_counter() - start)
+    report.write(out, profile, time.perf_counter() - start, smoke=smoke)
     return outcomes
 
 
-def report_folder(profile: str, out: Path | None = None) -> Path:
-    """Where :func:`reproduce` writes: ``out``, else ``data/reports/<profile>``."""
-    return Path(out or paths.reports_dir() / profile).resolve()
+def report_folder(profile: str, out: Path | None = None, smoke: bool = False) -> Path:
+    """Where :func:`reproduce` writes: ``out``, else ``data/reports/<profile>`` (``<profile>-smoke``)."""
+    return Path(out or paths.reports_dir() / (f"{profile}-smoke" if smoke else profile)).resolve()
 
 
 def grid_points(parameters: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -124,23 +128,26 @@ def _point_hash(point: Mapping[str, Any]) -> str:
 
 def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | None = None, *,
           executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
-          progress: bool = True) -> list[report.Outcome]:
+          progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
     """Execute ``notebook`` once per point of the grid ``parameters`` into ``out/<point name>/``.
 
-    ``out`` defaults to ``data/sweeps/<notebook>``. Runs that a point shares with another, or with an
-    earlier sweep, come from the run cache.
+    ``out`` defaults to ``data/sweeps/<notebook>`` (``<notebook>-smoke`` for ``smoke``, which passes
+    ``smoke=True`` to every point, see :func:`reproduce`). Runs that a point shares with another, or
+    with an earlier sweep, come from the run cache.
     """
     (nb,) = notebooks.find([notebook], notebooks_dir)
     empty = [name for name, values in parameters.items() if not values]
     if empty:
         raise ValueError(f"parameter(s) {', '.join(empty)} need at least one value")
-    points = grid_points(parameters)
+    if smoke and "smoke" in parameters:
+        raise ValueError("give smoke either as --smoke or as a swept parameter, not both")
+    points = [point | ({"smoke": True} if smoke else {}) for point in grid_points(parameters)]
     for point in points:
         check([nb], point, executor, jobs)
-    folders = point_names(points)
-    out = Path(out or paths.data_dir() / "sweeps" / nb.stem).resolve()
+    folders = point_names(grid_points(parameters))  # named by the swept values only
+    out = Path(out or paths.data_dir() / "sweeps" / (f"{nb.stem}-smoke" if smoke else nb.stem)).resolve()
     outcomes = []
-    with notebooks.cluster_environment(executor, jobs), counting_runs(progress):
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
         for point, folder in tqdm(zip(points, folders), total=len(points), desc=nb.stem, unit="point",
                                   disable=not progress):
             notebooks.execute(nb, out / folder, point)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,15 @@ def test_installed_command_reports_its_version_and_finds_the_notebooks_from_anot
     assert [Path(path).name for _, path in listed] == NOTEBOOKS, done.stderr
     assert all(Path(path).is_file() and "site-packages" in path and "_notebooks" in path for _, path in listed)
     assert f"choose from: {Path(NOTEBOOKS[0]).stem}" in done.stderr and "reproduce exits 2" in done.stderr
+
+
+def test_installed_command_reproduces_a_finding_in_smoke_mode_from_another_folder(installed, tmp_path):
+    data = tmp_path / "data"
+    done = subprocess.run([installed / "bin" / "sgdlab", "reproduce", "--only", "01", "--smoke", "--jobs", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "SGDLAB_DATA": str(data)})
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert done.stdout.strip().splitlines()[-1].startswith("smoke run: 1/1 notebooks reached their claims")
+    report = data / "reports" / "quick-smoke"
+    assert (report / "index.html").is_file() and (report / NOTEBOOKS[0].removesuffix(".ipynb") / "claims.json").is_file()
+    assert list((data / "runs-smoke").glob("*.nc")) and not (data / "runs").exists()  # kept apart from real runs

@@ -2,7 +2,7 @@
 papers' image datasets): models, data, schedules, probes, figures and claims all execute. The claims
 cannot hold on random data; the notebook must reach its claims cell and write ``claims.json``.
 
-Selected with ``pytest -m smoke`` (one to several minutes a notebook on 2 cores, so not in the default run)."""
+Part of the default run (well under a minute a notebook on 2 cores); ``pytest -m smoke`` runs these alone."""
 
 from __future__ import annotations
 

@@ -172,3 +172,60 @@ def test_sweep_values_from_p_and_y_reach_their_own_folders(tmp_path, capfd):
     assert len(hashed) == 1 and received.pop(hashed[0]) == "a/b"  # renamed: it would overwrite value=a-b
     assert received == {"value=0.001": 0.001, "value=true": "true", "value=-a-b-": '"a b"', "value=a-b": "a-b",
                         "value=-0.1,0.2-": [0.1, 0.2]}
+
+
+SMOKE = '''
+from sgdlab import claims, profiles
+
+out = profiles.output_path(output_dir, "01_tiny")
+print("smoke", smoke)
+if size < 0:
+    raise ValueError("size must be positive")
+claims.report([claims.claim("T.holds", "a claim random data cannot support", False)], out,
+              raise_on_failure=not smoke)
+'''
+
+
+@pytest.fixture(scope="module")
+def smoke_notebooks(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("smoke-notebooks")
+    notebook(folder, "01_tiny", 'profile = "quick"\nsmoke = False\noutput_dir = ""\nsize = 1', SMOKE)
+    notebook(folder, "02_plain", 'profile = "quick"\noutput_dir = ""', "pass")
+    return folder
+
+
+def test_reproduce_smoke_passes_smoke_to_every_notebook_and_says_so(smoke_notebooks, tmp_path, capfd):
+    code = cli.main(["reproduce", "--smoke", "--only", "01", "--notebooks", str(smoke_notebooks)])
+    lines = capfd.readouterr().out.strip().splitlines()
+    out = tmp_path / "data" / "reports" / "quick-smoke"  # apart from the real reports
+    assert code == 0  # the claim fails, but a smoke run only has to reach it
+    assert lines[-1].startswith("smoke run: 1/1 notebooks reached their claims")
+    executed = nbformat.read(out / "01_tiny" / "01_tiny.ipynb", as_version=4)
+    assert "smoke True" in executed.cells[-1].outputs[0]["text"]
+    md = (out / "index.md").read_text()
+    assert md.startswith("# sgdlab reproduction (quick profile, smoke run)")
+    assert "Its verdicts are not results" in md and "`sgdlab reproduce --only 01 --profile quick --smoke`" in md
+
+
+def test_a_smoke_run_that_raises_before_its_claims_fails(smoke_notebooks, tmp_path, capfd):
+    code = cli.main(["sweep", "01", "--smoke", "-p", "size", "-1",
+                     "--notebooks", str(smoke_notebooks), "--out", str(tmp_path / "out")])
+    assert code == 1 and "notebooks failed: 01_tiny" in capfd.readouterr().out
+
+
+def test_sweep_smoke_reaches_every_point_and_keeps_folder_names(smoke_notebooks, tmp_path, capfd):
+    code = cli.main(["sweep", "01", "--smoke", "-p", "size", "1", "2", "--notebooks", str(smoke_notebooks)])
+    assert code == 0, capfd.readouterr()
+    out = tmp_path / "data" / "sweeps" / "01_tiny-smoke"
+    assert sorted(p.name for p in out.iterdir()) == ["size=1", "size=2"]
+    assert json.loads((out / "size=2" / "status.json").read_text())["parameters"]["smoke"] is True
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--smoke"], "02_plain has no parameter smoke"),
+    (["sweep", "01", "--smoke", "-p", "smoke", "True"], "give smoke either as --smoke or as a swept parameter"),
+])
+def test_smoke_bad_input_is_one_error_line(args, message, smoke_notebooks, tmp_path, capfd):
+    code = cli.main([*args, "--notebooks", str(smoke_notebooks), "--out", str(tmp_path / "out")])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
