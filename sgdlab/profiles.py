@@ -15,8 +15,20 @@ def check(profile: str) -> None:
         raise ValueError(f"profile {profile!r} is unknown; choose one of: {', '.join(PROFILES)}")
 
 
+OWNER_FILE = ".sgdlab-notebook"
+
+
 def output_path(output_dir: str, notebook: str) -> Path:
-    """``output_dir`` if given, else ``data/results/<notebook>``; created if missing."""
-    path = Path(output_dir) if output_dir else paths.data_dir() / "results" / notebook
+    """``output_dir`` if given, else ``data/results/<notebook>``; created if missing and marked as
+    ``notebook``'s (its ``claims.json``, figures and results have fixed names).
+
+    Raises ValueError when the folder already holds another notebook's results.
+    """
+    path = (Path(output_dir) if output_dir else paths.data_dir() / "results" / notebook).resolve()
+    owner = path / OWNER_FILE
+    if owner.is_file() and owner.read_text().strip() != notebook:
+        raise ValueError(f"output_dir {path} holds the results of {owner.read_text().strip()}; "
+                         f"give {notebook} a folder of its own")
     path.mkdir(parents=True, exist_ok=True)
-    return path.resolve()
+    owner.write_text(notebook + "\n")
+    return path

@@ -86,3 +86,11 @@ def test_figures_carry_every_parameter(tmp_path):
     sidecar = json.loads((tmp_path / "line.figure.json").read_text())
     assert sidecar["parameters"]["seed"] == 3 and sidecar["parameters"]["profile"] == "quick"
     assert sidecar["caption"] == "a line" and (tmp_path / "line.pdf").exists()
+
+
+def test_two_notebooks_cannot_share_an_output_folder(tmp_path):
+    open_finding(output_dir=str(tmp_path)).report([claims.claim("X.one", "one", True)])
+    assert open_finding(output_dir=str(tmp_path)).out == tmp_path.resolve()  # the same notebook again: fine
+    with pytest.raises(ValueError, match=r"holds the results of 00_test; give 00_other a folder of its own"):
+        Finding.open("00_other", "quick", parameters={"output_dir": str(tmp_path)}, quick=QUICK, paper=PAPER)
+    assert json.loads((tmp_path / "claims.json").read_text())[0]["id"] == "X.one"
