@@ -8,7 +8,8 @@ a frozen dataclass registered in :data:`OPTIMIZERS` and passes the shared suite 
 Two kinds of step: most optimizers take ``optimizer.step()`` after the run loop's backward pass; an
 optimizer whose spec sets ``uses_batch`` (a tuner that needs the step's own batch, e.g. for a
 Hessian-vector product) takes ``optimizer.step_on(batches, forward)`` instead and does its own
-backward pass; ``forward(batch) -> (mean loss, logits)``.
+backward pass; ``forward(batch) -> (mean loss, logits)``. An optimizer whose spec sets ``chooses_lr``
+sets its own learning rate along the run, so a run refuses to combine it with an ``lr_schedule``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Spec(Protocol):
 
     kind: ClassVar[str]
     uses_batch: ClassVar[bool]
+    chooses_lr: ClassVar[bool]
 
     def check(self, n_params: int) -> None: ...
 

@@ -36,6 +36,7 @@ class CDAT:
     sigma: float = 2.0
     ema: float = 0.0
     uses_batch: ClassVar[bool] = True
+    chooses_lr: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         checks.number("CDAT.sigma", self.sigma, positive=True)

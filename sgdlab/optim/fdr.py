@@ -39,6 +39,7 @@ class FDRScheduler:
     t_adaptive: int = 1000
     dampening: float = 0.0
     uses_batch: ClassVar[bool] = False
+    chooses_lr: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _open_unit("FDRScheduler.X (the FDR1 tolerance)", self.X)

@@ -29,6 +29,7 @@ class Langevin:
 
     temperature: float = 1e-4
     uses_batch: ClassVar[bool] = False
+    chooses_lr: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         checks.number("Langevin.temperature", self.temperature, positive=True)

@@ -34,6 +34,7 @@ class Nudged:
     k: int = 5
     refresh: int = 10
     uses_batch: ClassVar[bool] = False
+    chooses_lr: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         checks.number("Nudged.gamma (the nudge γ)", self.gamma, low=0)

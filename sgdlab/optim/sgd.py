@@ -21,6 +21,7 @@ class SGD:
     """θ ← θ − η d, d the gradient plus weight decay, accumulated by momentum (PyTorch's convention)."""
 
     uses_batch: ClassVar[bool] = False
+    chooses_lr: ClassVar[bool] = False
 
     def check(self, n_params: int) -> None:
         """Nothing depends on the model."""

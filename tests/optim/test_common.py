@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from sgdlab import config as configuration
 from sgdlab import train
 from sgdlab.config import RunConfig
 from sgdlab.optim import CDAT, OPTIMIZERS, SGD, FDRScheduler, Langevin, Nudged
+from sgdlab.schedules import Step
 
 KINDS = list(OPTIMIZERS.classes)
 TINY = RunConfig(train_size=128, batch_size=32, epochs=1, probes=("losses",), traces=("loss",), hessian_size=64,
@@ -46,6 +48,18 @@ def run(config: RunConfig) -> xr.Dataset:
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_has_its_entries_in_this_suite(kind):
     assert kind in DIVERGING and kind in NEUTRAL
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_optimizer_that_sets_its_own_learning_rate_refuses_a_schedule(kind):
+    spec = OPTIMIZERS.classes[kind]()
+    config = dataclasses.replace(TINY, optimizer=spec, lr_schedule=Step(values=(0.1, 0.01), boundaries=(0.5,)))
+    if spec.chooses_lr:
+        with pytest.raises(ValueError, match=f"lr_schedule cannot be combined with optimizer '{kind}'"):
+            configuration.validate(config)
+    else:
+        configuration.validate(config)
+        assert run(config).step_lr.values[-1] == pytest.approx(0.01)
 
 
 @pytest.mark.parametrize("kind", KINDS)
