@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import itertools
 import json
@@ -22,14 +23,17 @@ import xarray as xr
 
 from sgdlab import atomic, paths
 from sgdlab.atomic import remove_stale_temporaries  # noqa: F401 (part of this module's interface)
-from sgdlab.config import RunConfig, config_hash
+from sgdlab.config import RunConfig, config_hash, resolve_device
 from sgdlab.version import __version__
 
 _PACKAGES = ("torch", "numpy", "xarray", "mnist1d")
 
 
 def run_path(config: RunConfig, root: Path | None = None) -> Path:
-    """Where the run of ``config`` is cached: ``<runs_dir>/<hash>.nc``."""
+    """Where the run of ``config`` is cached: ``<runs_dir>/<hash>.nc``, with ``device="auto"`` resolved
+    to the device it runs on here (as :func:`sgdlab.run_grid` runs it)."""
+    if config.device == "auto":
+        config = dataclasses.replace(config, device=resolve_device(config.device))
     return (root or paths.runs_dir()) / f"{config_hash(config)}.nc"
 
 

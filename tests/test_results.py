@@ -64,6 +64,8 @@ def test_load_grid_reads_configs_folders_and_globs_alike(runs, monkeypatch, tmp_
     xr.testing.assert_identical(results.load_grid(str(folder / "*.nc"), dims), expected)
     monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
     xr.testing.assert_identical(results.load_grid(CONFIGS, dims), expected)
+    auto = [dataclasses.replace(c, device="auto") for c in CONFIGS]  # run_grid ran them on this machine's device
+    xr.testing.assert_identical(results.load_grid(auto, dims), expected)
     saved = results.load(results.save(expected, tmp_path / "grid.nc"))
     xr.testing.assert_identical(saved, expected)
 
