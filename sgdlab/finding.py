@@ -109,8 +109,11 @@ def _check_override(key: str, value: Any, default: Any) -> None:
     if isinstance(default, (list, tuple)):
         if not isinstance(value, (list, tuple)) or not value:
             raise ValueError(f"parameter {key} must be a non-empty list like {list(default)!r}, got {value!r}")
-        for item in value if default else ():
-            _check_override(f"{key}[]", item, default[0])
+        kinds = [d for d in default if d is not None]
+        for item in value if kinds else ():
+            if item is None and len(kinds) < len(default):
+                continue  # the setting's own list holds None (e.g. "all examples"), so may the parameter
+            _check_override(f"{key}[]", item, kinds[0])
         return
     if isinstance(default, bool) or isinstance(value, bool):
         if not isinstance(value, bool) or not isinstance(default, bool):

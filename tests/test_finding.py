@@ -94,3 +94,16 @@ def test_two_notebooks_cannot_share_an_output_folder(tmp_path):
     with pytest.raises(ValueError, match=r"holds the results of 00_test; give 00_other a folder of its own"):
         Finding.open("00_other", "quick", parameters={"output_dir": str(tmp_path)}, quick=QUICK, paper=PAPER)
     assert json.loads((tmp_path / "claims.json").read_text())[0]["id"] == "X.one"
+
+
+def test_a_list_setting_that_holds_none_accepts_none_in_its_parameter():
+    quick = QUICK | {"train_sizes": [1000, None]}
+
+    def settings(**parameters):
+        return Finding.open("00_test", "quick", parameters=parameters, quick=quick, paper=PAPER).settings
+
+    assert settings(train_sizes=[500, None]).train_sizes == [500, None]
+    with pytest.raises(ValueError, match=r"parameter train_sizes\[\] must be an integer, got 2.5"):
+        settings(train_sizes=[2.5, None])
+    with pytest.raises(ValueError, match=r"parameter learning_rates\[\] must be a finite number, got None"):
+        settings(learning_rates=[0.1, None])  # learning_rates' own list holds no None
