@@ -286,8 +286,8 @@ def _check_warm_start(op: LinearOperator, warm_start: Tensor) -> Tensor:
     return warm_start.reshape(op.dim, -1)
 
 
-def _top_indices(n: int, k: int) -> Tensor:
-    return torch.arange(n - 1, n - 1 - k, -1)
+def _top_indices(n: int, k: int, device: torch.device) -> Tensor:
+    return torch.arange(n - 1, n - 1 - k, -1, device=device)
 
 
 def _lanczos(op: LinearOperator, k: int, tol: float, max_iter: int, v0: Tensor, check_every: int,
@@ -297,7 +297,7 @@ def _lanczos(op: LinearOperator, k: int, tol: float, max_iter: int, v0: Tensor, 
     while True:
         krylov.run(min(max_iter, max(k, krylov.size + check_every - krylov.size % check_every)))
         theta, S, residuals = krylov.ritz()
-        top = _top_indices(len(theta), k)
+        top = _top_indices(len(theta), k, theta.device)
         converged = bool((residuals[top] <= tol * theta.abs().max()).all())
         if converged or krylov.size == max_iter:
             break
@@ -356,7 +356,7 @@ def _track(op: LinearOperator, k: int, tol: float, budget: int, warm: Tensor,
         space.add(_random_vector(op, generator)[None])
     while True:
         theta, S = space.ritz()
-        top = _top_indices(len(theta), k)
+        top = _top_indices(len(theta), k, theta.device)
         X, HX = S[:, top].T @ space.V[: space.size], S[:, top].T @ space.W[: space.size]
         R = HX - theta[top, None] * X
         residuals = R.norm(dim=1)
