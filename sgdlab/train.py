@@ -86,7 +86,10 @@ class Run:
 def setup(config: RunConfig) -> Run:
     """Validate ``config`` against its data and model, and build everything the loop needs."""
     configuration.validate(config)
-    device, dtype = torch.device(config.device), DTYPES[config.dtype]
+    device, dtype = torch.device(configuration.resolve_device(config.device)), DTYPES[config.dtype]
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {config.device!r}: no CUDA device is visible to this process; "
+                         "use device='auto' (a GPU where there is one) or 'cpu'")
     ds_data, model = prepare(config)
     n_train = len(ds_data.y_train)
     configuration.validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))

@@ -110,6 +110,8 @@ def test_measurement_schedule_zooms_into_early_training():
         ({"probes": ("losses", "alignment", "eigen")}, r"probes \['alignment'\] use the top eigenvectors"),
         ({"probe_gradients": 0}, "probe_gradients must be at least 1"),
         ({"label_noise": 1.0}, r"label_noise must be in \[0, 1\)"),
+        pytest.param({"device": "cuda"}, "device 'cuda': no CUDA device is visible to this process",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")),
     ],
 )
 def test_bad_configuration_is_rejected_before_training(change, message, monkeypatch):
