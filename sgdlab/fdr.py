@@ -196,7 +196,7 @@ def fdr2(ctx: ProbeContext) -> Measurement:
         full = directions.gradient_of(directions.loss_of(ctx.model, curvature.as_batches(*ctx.train,
                                                                                      cfg.eval_batch_size),
                                                          ctx.loss_fn), theta) + wd * theta
-    grads = probes._minibatch_gradients(ctx) + wd * theta
+    grads = probes.minibatch_gradients(ctx) + wd * theta
     forms = _quadratic_forms(ctx, grads, wd)
     batch_sq = float(grads.pow(2).sum(1).mean())
     return {"fdr2_grad_sq": ((), float(full @ full)), "fdr2_right": ((), fdr2_right(ctx.lr, forms)),

@@ -179,9 +179,10 @@ def _eigenvectors(ctx: ProbeContext, probe_name: str) -> Tensor:
     return ctx.state["eigen"].vectors
 
 
-def _minibatch_gradients(ctx: ProbeContext) -> Tensor:
+def minibatch_gradients(ctx: ProbeContext) -> Tensor:
     """``probe_gradients`` gradients of mini-batches of the current batch size, shape ``(B, dim)``; drawn
-    once per step (from the run's ``probe_batches`` stream at this step) and shared by the direction probes."""
+    once per step (from the run's ``probe_batches`` stream at this step) and shared by every probe of that step
+    that needs mini-batch gradients (the direction probes, FDR2)."""
     cached = ctx.state.get("minibatch_gradients")
     if cached is not None and cached[0] == ctx.step:
         return cached[1]
@@ -213,7 +214,7 @@ def step_decomposition(ctx: ProbeContext) -> Measurement:
     """Loss change from moving by γ′ × the step's component along e₁…e_K and along a random unit
     direction, relative to the full SGD step's (on the Hessian subset; see :mod:`sgdlab.directions`)."""
     vectors = _eigenvectors(ctx, "step_decomposition")
-    grads = _minibatch_gradients(ctx)
+    grads = minibatch_gradients(ctx)
     generator = seeds.generator(ctx.config.seed, "random_direction", ctx.step)
     control = directions.random_direction(vectors.shape[0], generator, vectors.dtype, vectors.device)
     with curvature.curvature_mode(ctx.model, ctx.config.bn_mode):
@@ -240,7 +241,7 @@ def cross_sections(ctx: ProbeContext) -> Measurement:
     """The loss along e₁, e₃, e₅ at offsets × the mean step length along each, oriented so that the mean
     SGD step points to positive offsets; and the fraction of steps that cross the valley along each."""
     vectors = _eigenvectors(ctx, "cross_sections")
-    grads = _minibatch_gradients(ctx)
+    grads = minibatch_gradients(ctx)
     chosen_sections = [i for i in SECTIONS if i <= vectors.shape[1]]
     chosen = directions.orient(grads, vectors[:, [i - 1 for i in chosen_sections]])
     theta, lr = directions.flat_parameters(ctx.model), ctx.lr
@@ -266,7 +267,7 @@ def cross_sections(ctx: ProbeContext) -> Measurement:
 def alignment(ctx: ProbeContext) -> Measurement:
     """Mean |cos(mini-batch gradient, eᵢ)| for the top K, and its expected value for a random direction."""
     vectors = _eigenvectors(ctx, "alignment")
-    cos = directions.alignment(_minibatch_gradients(ctx), vectors)
+    cos = directions.alignment(minibatch_gradients(ctx), vectors)
     return {"grad_cos_top": (("eig",), cos.double().cpu().numpy()),
             "grad_cos_random": ((), directions.random_alignment(vectors.shape[0]))}
 
