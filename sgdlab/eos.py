@@ -103,6 +103,24 @@ def decreases_over_windows(loss: ArrayLike, windows: int) -> bool:
     return bool(np.all(np.diff(window_means(loss, windows)) < 0))
 
 
+def cycle_step_size(step_lr: ArrayLike, states: ArrayLike, span: int = 2) -> np.ndarray:
+    """The mean step size over the ``span`` steps taken from each of ``states``: mean(η_t, …, η_{t+span−1}).
+
+    A tuner's η_t can alternate from step to step (period two at the greedy σ = 1 of CDAT); its value at
+    a single step then depends on the parity of the measurement step, its mean over the cycle does not.
+
+    >>> cycle_step_size([0.1, 0.3, 0.1, 0.3], [0, 1, 2]).round(6).tolist()
+    [0.2, 0.2, 0.2]
+    """
+    step_lr = np.asarray(step_lr, dtype=float)
+    checks.integer("span", span, low=1)
+    states = np.asarray(states, dtype=int)
+    if step_lr.ndim != 1 or states.ndim != 1 or np.any(states < 0) or np.any(states + span > len(step_lr)):
+        raise ValueError(f"states must be steps 0..{len(step_lr) - span} of step_lr (span={span} steps each), "
+                         f"got {states.tolist()!r}")
+    return np.array([step_lr[t:t + span].mean() for t in states])
+
+
 def edge_learning_rates(sharpness: float, ratios: Sequence[float], digits: int = 2) -> list[float]:
     """Step sizes η whose edge 2/η lies ``ratios`` times the sharpness λ₁ at initialisation:
     η = 2/(r·λ₁), rounded to ``digits`` significant digits (so a run's configuration, and its cached

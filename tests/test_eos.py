@@ -78,6 +78,13 @@ def test_edge_learning_rates_put_the_edge_the_given_ratios_above_the_sharpness()
     assert all(a > b for a, b in zip(eos.edge_learning_rates(4.0, [2.0, 1.5]), eos.edge_learning_rates(6.0, [2.0, 1.5])))
 
 
+def test_cycle_step_size_does_not_depend_on_the_parity_of_the_measurement_step():
+    alternating = np.tile([0.078, 0.199], 50)  # a period-2 step size, as greedy CDAT takes
+    np.testing.assert_allclose(eos.cycle_step_size(alternating, [10, 11, 20, 21]), 0.1385)
+    np.testing.assert_allclose(eos.cycle_step_size(np.full(10, 0.3), [0, 8]), [0.3, 0.3])
+    np.testing.assert_allclose(eos.cycle_step_size([1.0, 2.0, 3.0], [0], span=3), [2.0])
+
+
 EOS_TINY = dict(train_size=64, hessian_size=64, top_k=2, loss="mse",
                 model_options={"width": 8, "depth": 2, "activation": "tanh", "init": "torch"})
 
@@ -116,6 +123,8 @@ def test_initial_sharpness_is_the_runs_own_lambda1_at_step_0_whatever_its_step_s
         (lambda: eos.edge_learning_rates(4.0, [2.0, -1.0]), "ratios"),
         (lambda: eos.edge_learning_rates(4.0, []), "ratios"),
         (lambda: eos.step_sizes(None, None), "edge_ratios"),
+        (lambda: eos.cycle_step_size([0.1, 0.2], [1]), "states must be steps 0..0"),
+        (lambda: eos.cycle_step_size([0.1, 0.2], [0], span=0), "span"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_field(call, match):
