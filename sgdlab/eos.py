@@ -22,7 +22,7 @@ momentum from the heavy-ball recursion; we have not checked its exact convention
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,23 +103,93 @@ def decreases_over_windows(loss: ArrayLike, windows: int) -> bool:
     return bool(np.all(np.diff(window_means(loss, windows)) < 0))
 
 
+def cycle_step_size(step_lr: ArrayLike, states: ArrayLike, span: int = 2) -> np.ndarray:
+    """The mean step size over the ``span`` steps taken from each of ``states``: mean(η_t, …, η_{t+span−1}).
+
+    A tuner's η_t can alternate from step to step (period two at the greedy σ = 1 of CDAT); its value at
+    a single step then depends on the parity of the measurement step, its mean over the cycle does not.
+
+    >>> cycle_step_size([0.1, 0.3, 0.1, 0.3], [0, 1, 2]).round(6).tolist()
+    [0.2, 0.2, 0.2]
+    """
+    step_lr = np.asarray(step_lr, dtype=float)
+    checks.integer("span", span, low=1)
+    states = np.asarray(states, dtype=int)
+    if step_lr.ndim != 1 or states.ndim != 1 or np.any(states < 0) or np.any(states + span > len(step_lr)):
+        raise ValueError(f"states must be steps 0..{len(step_lr) - span} of step_lr (span={span} steps each), "
+                         f"got {states.tolist()!r}")
+    return np.array([step_lr[t:t + span].mean() for t in states])
+
+
+def edge_learning_rates(sharpness: float, ratios: Sequence[float], digits: int = 2) -> list[float]:
+    """Step sizes η whose edge 2/η lies ``ratios`` times the sharpness λ₁ at initialisation:
+    η = 2/(r·λ₁), rounded to ``digits`` significant digits (so a run's configuration, and its cached
+    result, does not hinge on the last bits of a Lanczos estimate).
+
+    A ratio r > 1 leaves room for progressive sharpening before the edge; the larger r, the longer GD
+    sharpens before it reaches 2/η.
+
+    >>> edge_learning_rates(4.08, [2.5, 2.0, 1.5])
+    [0.2, 0.25, 0.33]
+    """
+    checks.number("sharpness", sharpness, positive=True)
+    checks.integer("digits", digits, low=1)
+    if not ratios:
+        raise ValueError("ratios must be a non-empty list of numbers > 0")
+    for r in ratios:
+        checks.number("ratios[]", r, positive=True)
+    return [float(f"{2 / (r * sharpness):.{digits}g}") for r in ratios]
+
+
+def initial_sharpness_config(config: Any) -> Any:
+    """``config`` (a :class:`~sgdlab.config.RunConfig`) reduced to a measurement of λ₁ at initialisation:
+    one full-batch step, the top eigenvalues at state 0 only, no other probe or trace. Its model and data
+    are the run's own (both depend on the seed, not on the step size)."""
+    from sgdlab.clock import Every
+
+    return dataclasses.replace(config, batch_size=None, epochs=1, traces=(), probes=("eigen",),
+                               every={"eigen": Every(steps=1, stop=0)})
+
+
+def initial_sharpness(configs: Mapping[Any, Any]) -> dict[Any, float]:
+    """λ₁ at initialisation of each configuration in ``configs`` (same keys), measured by the Hessian
+    engine on the run's Hessian subset through cached one-step runs (:func:`initial_sharpness_config`)."""
+    from sgdlab.sweep import run_grid
+
+    runs = run_grid({key: initial_sharpness_config(c) for key, c in configs.items()}, progress=False)
+    return {key: float(ds["lambda"].sel(eig=1, step=0)) for key, ds in runs.items()}
+
+
+def step_sizes(config: Any, ratios: Sequence[float] | None, fixed: Sequence[float] | None = None) -> list[float]:
+    """The step sizes of an edge-of-stability grid: ``fixed`` where a profile freezes them (the paper's
+    own η), else :func:`edge_learning_rates` at ``ratios`` from λ₁ at initialisation of ``config`` (its
+    seed's model and data, measured by :func:`initial_sharpness`)."""
+    if fixed:
+        return [float(lr) for lr in fixed]
+    if not ratios:
+        raise ValueError("edge_ratios must be a non-empty list of numbers > 0 when no learning_rates are fixed")
+    return edge_learning_rates(initial_sharpness({0: config})[0], ratios)
+
+
 # --- The C2 setting, shared by notebooks 07 and 08 (so that their constant-η runs are the same cached runs)
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "quick": {"dataset": "mnist1d", "train_size": 1000, "model": "mlp", "loss": "mse", "top_k": 2,
               "hessian_size": 1000, "model_options": {"width": 100, "depth": 2, "activation": "tanh", "init": "torch"},
-              "stop_at_train_acc": 0.99, "learning_rates": [0.2, 0.25, 0.33], "steps": 1000, "eigen_every": 20,
-              "sgd_batch_size": 32},
+              "stop_at_train_acc": 0.99, "learning_rates": None, "edge_ratios": [2.5, 2.0, 1.5], "steps": 1000,
+              "eigen_every": 20, "sgd_batch_size": 32},
     "paper": {"dataset": "cifar10", "train_size": 5000, "model": "mlp", "loss": "mse", "top_k": 2,
               "hessian_size": 5000, "model_options": {"width": 200, "depth": 2, "activation": "tanh", "init": "torch"},
-              "stop_at_train_acc": 0.99, "learning_rates": [0.01, 0.02, 0.04], "steps": 20000, "eigen_every": 50,
-              "sgd_batch_size": 128},
-    "smoke": {"train_size": 128, "hessian_size": 128, "steps": 30, "eigen_every": 5, "sgd_batch_size": 16,
+              "stop_at_train_acc": 0.99, "learning_rates": [0.01, 0.02, 0.04], "edge_ratios": None, "steps": 20000,
+              "eigen_every": 50, "sgd_batch_size": 128},
+    "smoke": {"train_size": 64, "hessian_size": 64, "steps": 12, "eigen_every": 4, "sgd_batch_size": 16,
               "model_options": {"width": 16, "depth": 2, "activation": "tanh", "init": "torch"}},
 }
-"""Per profile: the data, model and loss of the edge-of-stability runs, their step sizes η (quick: chosen
-from λ₁ ≈ 4.1 at initialisation so that 2/η = 10, 8, 6 is reached within the budget), the step budget,
-the eigenvalue schedule and the SGD control's batch size; ``smoke`` shrinks either profile."""
+"""Per profile: the data, model and loss of the edge-of-stability runs, their step sizes η (paper: the
+paper's own, frozen; quick: ``learning_rates=None``, chosen at each seed by :func:`step_sizes` so that
+2/η = 2.5, 2 and 1.5 times that seed's λ₁ at initialisation, reached within the budget after progressive
+sharpening), the step budget, the eigenvalue schedule and the SGD control's batch size; ``smoke``
+shrinks either profile."""
 
 
 def full_batch(base: Any, lr: float, steps: int, eigen_every: int) -> Any:

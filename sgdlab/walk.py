@@ -139,11 +139,12 @@ class Segment(Trace):
         params = [p for p in info.model.parameters() if p.requires_grad]
         start, move = info.theta, info.theta_after - info.theta
         cfg = info.config
-        values = []
+        values, point = [], torch.empty_like(start)  # one buffer for every α: no allocation per point
         try:
             for alpha in ALPHAS:
                 with torch.no_grad():
-                    torch.nn.utils.vector_to_parameters(start + float(alpha) * move, params)
+                    torch.add(start, move, alpha=float(alpha), out=point)
+                    torch.nn.utils.vector_to_parameters(point, params)
                 values.append(probes.evaluate(info.model, *self.data, cfg.eval_batch_size, cfg.bn_mode,
                                               self.ctx.loss_fn)[0])
         finally:

@@ -3,6 +3,7 @@ median after it, short-timescale rises and long-timescale decrease of the loss, 
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import math
 
@@ -69,6 +70,44 @@ def test_window_means_and_long_timescale_decrease_despite_short_oscillations():
     assert not eos.decreases_over_windows(np.ones(8), 4)  # flat is not a decrease
 
 
+def test_edge_learning_rates_put_the_edge_the_given_ratios_above_the_sharpness():
+    lrs = eos.edge_learning_rates(4.0, [2.5, 2.0, 1.5], digits=6)
+    np.testing.assert_allclose([2 / lr for lr in lrs], [10.0, 8.0, 6.0], rtol=1e-5)
+    assert eos.edge_learning_rates(5.7844, [2.5, 2.0, 1.5]) == [0.14, 0.17, 0.23]  # two significant digits
+    # a larger sharpness at initialisation gives smaller steps, at every ratio
+    assert all(a > b for a, b in zip(eos.edge_learning_rates(4.0, [2.0, 1.5]), eos.edge_learning_rates(6.0, [2.0, 1.5])))
+
+
+def test_cycle_step_size_does_not_depend_on_the_parity_of_the_measurement_step():
+    alternating = np.tile([0.078, 0.199], 50)  # a period-2 step size, as greedy CDAT takes
+    np.testing.assert_allclose(eos.cycle_step_size(alternating, [10, 11, 20, 21]), 0.1385)
+    np.testing.assert_allclose(eos.cycle_step_size(np.full(10, 0.3), [0, 8]), [0.3, 0.3])
+    np.testing.assert_allclose(eos.cycle_step_size([1.0, 2.0, 3.0], [0], span=3), [2.0])
+
+
+EOS_TINY = dict(train_size=64, hessian_size=64, top_k=2, loss="mse",
+                model_options={"width": 8, "depth": 2, "activation": "tanh", "init": "torch"})
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """Runs go to a fresh cache, never the user's."""
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "sgdlab-data"))
+
+
+def test_initial_sharpness_is_the_runs_own_lambda1_at_step_0_whatever_its_step_size(data_dir):
+    from sgdlab.config import RunConfig
+    from sgdlab.train import run
+
+    gd = eos.full_batch(RunConfig(**EOS_TINY), 0.05, steps=3, eigen_every=1)
+    measured = eos.initial_sharpness({"a": gd, "b": dataclasses.replace(gd, seed=1)})
+    full = run(dataclasses.replace(gd, lr=0.3), cache=False, progress=False)  # another η, the same θ₀
+    assert measured["a"] == pytest.approx(float(full["lambda"].sel(eig=1, step=0)), rel=1e-4)
+    assert measured["a"] > 0 and measured["a"] != pytest.approx(measured["b"], rel=1e-3)  # the seed's own model
+    assert eos.step_sizes(gd, [2.0]) == eos.edge_learning_rates(measured["a"], [2.0])
+    assert eos.step_sizes(gd, None, fixed=[0.01, 0.02]) == [0.01, 0.02]  # a profile's frozen η: nothing measured
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -80,6 +119,12 @@ def test_window_means_and_long_timescale_decrease_despite_short_oscillations():
         (lambda: eos.rise_fraction([1.0]), "at least 2 steps"),
         (lambda: eos.window_means([1.0, 2.0], 3), "at least windows=3"),
         (lambda: eos.window_means([1.0, 2.0], 0), "windows"),
+        (lambda: eos.edge_learning_rates(0.0, [2.0]), "sharpness"),
+        (lambda: eos.edge_learning_rates(4.0, [2.0, -1.0]), "ratios"),
+        (lambda: eos.edge_learning_rates(4.0, []), "ratios"),
+        (lambda: eos.step_sizes(None, None), "edge_ratios"),
+        (lambda: eos.cycle_step_size([0.1, 0.2], [1]), "states must be steps 0..0"),
+        (lambda: eos.cycle_step_size([0.1, 0.2], [0], span=0), "span"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_field(call, match):
