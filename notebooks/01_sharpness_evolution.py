@@ -51,8 +51,8 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], batch_sizes=[32, 128, 1024],
                base_lr=0.05, base_batch_size=128, epochs=200, measure_every=1.0, zoom_until=2.0, zoom_every=512 / 45000,
                hessian_size=2560, augment=True, holdout="validation", eval_size=5000),
-    smoke=dict(train_size=256, epochs=1, measure_every=0.5, zoom_until=0.25, zoom_every=0.25, hessian_size=64,
-               eval_size=256, batch_sizes=[32, 64, 128]),
+    smoke=dict(train_size=256, epochs=0.5, measure_every=0.25, zoom_until=0.0, hessian_size=32, top_k=2,
+               eval_size=128, learning_rates=[0.01, 0.1], batch_sizes=[64, 128], base_lr=0.1),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
