@@ -53,8 +53,8 @@ finding = Finding.open(
     paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], reading_lr=0.01, epochs=300,
                measure_every=5.0, zoom_every=2560 / 45000, probe_gradients=10, hessian_size=2560,
                augment=True, holdout="validation", eval_size=5000),
-    smoke=dict(train_size=256, epochs=2, measure_every=1.0, zoom_until=1.0, zoom_every=0.5, probe_gradients=2,
-               hessian_size=64, eval_size=None),
+    smoke=dict(train_size=256, epochs=1, measure_every=1.0, zoom_until=0.5, zoom_every=0.5, probe_gradients=2,
+               hessian_size=32, eval_size=128, learning_rates=[0.01]),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
