@@ -26,7 +26,9 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 # %% [markdown]
 # ## Setup
 #
-# The **quick** profile is a faithful small version: MNIST-1D (4,000 training examples, generated offline), an MLP with two hidden layers of 100 ReLU units and Glorot initialisation, plain SGD, 200 epochs, λ₁…λ₅ on a fixed subset of 1,000 training examples. Its η grid is larger than the paper's because this small model's curvature stays low: only at these step sizes does the step length limit how sharp a region SGD can stay in. The **paper** profile is the paper's CIFAR-10 SimpleCNN setting (45k/5k split, augmentation, 2,560 examples for the Hessian), for a GPU.
+# The **quick** profile is a faithful small version: MNIST-1D (4,000 training examples, generated offline), sgdlab's 1-D `cnn` (two [conv 3 - ReLU - max-pool 2] blocks of 32 channels and a linear read-out, the analogue of the paper's SimpleCNN), plain SGD, 40 epochs, λ₁…λ₅ on a fixed unaugmented subset of 1,000 training examples, measured every 2 epochs and every quarter epoch over the first 4 (the zoomed early phase). The `cnn` generalises as the paper's convnets do (about 89-94% test accuracy here) and shows the paper's fast early rise, peaking within the first few epochs; the 15k-parameter MLP used before (`model="mlp"`, still available) reaches about 60% test accuracy, overfits, and at η = 0.1 climbs slowly until epoch 78 of 200 before its curvature falls with the training loss, which is not the paper's pattern. The `cnn` at 40 epochs also costs less than the MLP at 200. Its η grid is larger than the paper's because at this scale only these step sizes make the step length limit how sharp a region SGD can stay in.
+#
+# The **paper** profile is the paper's CIFAR-10 SimpleCNN setting for a GPU: 45k/5k split, augmentation, η ∈ {0.001, 0.01, 0.1} at S = 128 and S ∈ {32, 128, 1024} at η = 0.05, 200 epochs, λ₁…λ₅ on 2,560 training examples, zoomed measurements every 512 examples over the first 2 epochs. Deviation: the Hessian subset is fixed and unaugmented (the original draws a fresh augmented sample each epoch).
 
 # %%
 import dataclasses
@@ -43,14 +45,14 @@ finding = Finding.open(
                     base_lr=base_lr, base_batch_size=base_batch_size, epochs=epochs, seed=seed, device=device,
                     output_dir=output_dir, smoke=smoke),
     common=dict(top_k=5),
-    quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.1, 0.2, 0.4], batch_sizes=[32, 128, 512],
-               base_lr=0.2, base_batch_size=128, epochs=200, measure_every=2.0, zoom_until=4.0, zoom_every=0.25,
+    quick=dict(dataset="mnist1d", model="cnn", learning_rates=[0.1, 0.2, 0.4], batch_sizes=[32, 128, 512],
+               base_lr=0.2, base_batch_size=128, epochs=40, measure_every=2.0, zoom_until=4.0, zoom_every=0.25,
                hessian_size=1000),
     paper=dict(dataset="cifar10", model="simplecnn", learning_rates=[0.001, 0.01, 0.1], batch_sizes=[32, 128, 1024],
-               base_lr=0.05, base_batch_size=128, epochs=200, measure_every=1.0, zoom_until=1.0, zoom_every=0.1,
+               base_lr=0.05, base_batch_size=128, epochs=200, measure_every=1.0, zoom_until=2.0, zoom_every=512 / 45000,
                hessian_size=2560, augment=True, holdout="validation", eval_size=5000),
-    smoke=dict(train_size=256, epochs=1, measure_every=0.5, zoom_until=0.25, zoom_every=0.25, hessian_size=64,
-               eval_size=256, batch_sizes=[32, 64, 128]),
+    smoke=dict(train_size=256, epochs=0.5, measure_every=0.25, zoom_until=0.0, hessian_size=32, top_k=2,
+               eval_size=128, learning_rates=[0.01, 0.1], batch_sizes=[64, 128], base_lr=0.1),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
@@ -94,25 +96,36 @@ plt.show()
 
 
 # %% [markdown]
-# **Reading the figure.** λ₁ and λ₂ climb within the first epochs, then level off at a height set by η and S, and fall once the training loss approaches zero. At the quick scale the largest batch (S = 512) is still climbing after 200 epochs: its "peak" is the largest value within the window, a lower bound on its true peak, which only strengthens the batch-size ordering. For that reason the rise-then-stop check (A1) is made on the η grid, at the paper's standard batch size.
+# **Reading the figure.** λ₁ and λ₂ climb within the first epochs, then level off at a height set by η and S, and fall once the training loss approaches zero. The runs with the fewest steps per unit of progress — the smallest η and the largest S — rise more slowly: they are the ones to watch in the checks below.
 
 # %% [markdown]
 # ## Peaks and the early phase
 #
-# The peak is the largest λ₁ measured over the run; the early phase is the first 5% of training.
+# As in the paper, each λ₁ curve is first smoothed over 5 consecutive measurements. The peak is the largest smoothed λ₁ of the run; the **early phase** is the first 10% of training (4 of 40 epochs at the quick profile, the end of the zoomed measurements), and the early value is the smoothed λ₁ at its last measurement.
 
 # %%
-lambda1 = {"lr": by_lr["lambda"].sel(eig=1), "batch_size": by_batch["lambda"].sel(eig=1)}
+EARLY = 0.1  # the early phase: this fraction of training
+lambda1 = {"lr": summaries.smoothed(by_lr["lambda"].sel(eig=1), 5),
+           "batch_size": summaries.smoothed(by_batch["lambda"].sel(eig=1), 5)}
 peaks = {over: summaries.peak(lam)[0] for over, lam in lambda1.items()}
-early = {over: summaries.at_fraction(lam, 0.05) for over, lam in lambda1.items()}
+early = {over: summaries.final(lam.where(lam.epoch <= EARLY * s.epochs)) for over, lam in lambda1.items()}
 
 
 def rise_then_stop(lam):
-    """λ₁ of one run: initial value, peak (and when), maxima before and within the last quarter."""
+    """Smoothed λ₁ of one run: initial value, peak, when 90% of the rise was covered (as a fraction of
+    training), and the maxima before and within the last quarter."""
     peak, peak_epoch = summaries.peak(lam)
-    late = lam.epoch > 0.75 * float(lam.epoch.max())
-    return {"initial": float(summaries.measured(lam)[0]), "peak": float(peak), "peak_epoch": float(peak_epoch),
+    late = lam.epoch > 0.75 * s.epochs
+    return {"initial": float(summaries.initial(lam)), "peak": float(peak), "peak_epoch": float(peak_epoch),
+            "rise_90_fraction": float(summaries.rise_time(lam, 0.9)) / s.epochs,
             "max_before_last_quarter": float(lam.where(~late).max()), "max_in_last_quarter": float(lam.where(late).max())}
+
+
+def fast_rise_then_stop(shape):
+    """A1 on one run: a rise to at least twice the initial value, 90% of it within the early phase, and
+    no growth over the last quarter beyond 5% of the earlier maximum."""
+    return (shape["peak"] >= 2 * shape["initial"] and shape["rise_90_fraction"] <= EARLY
+            and shape["max_in_last_quarter"] <= 1.05 * shape["max_before_last_quarter"])
 
 
 table = {
@@ -121,20 +134,30 @@ table = {
     for value in lambda1[over][over].values
 }
 for name, row in table.items():
-    print(f"{name:>8}  peak λ1 {row['peak λ1']:7.2f}   λ1 at 5% of training {row['early λ1']:7.2f}")
+    print(f"{name:>8}  peak λ1 {row['peak λ1']:7.2f}   λ1 at the end of the early phase {row['early λ1']:7.2f}")
+shapes = {f"η={v:g}": rise_then_stop(lambda1["lr"].sel(lr=v)) for v in by_lr.lr.values}
+shapes |= {f"S={v:g}": rise_then_stop(lambda1["batch_size"].sel(batch_size=v)) for v in by_batch.batch_size.values}
+for name, shape in shapes.items():
+    print(f"{name:>8}  90% of the rise by {shape['rise_90_fraction']:.0%} of training; last-quarter maximum "
+          f"{shape['max_in_last_quarter'] / shape['max_before_last_quarter']:.2f} × the earlier one")
 
 # %% [markdown]
 # ## Verdict
 #
-# - **A1.rise-then-stop** (each run of the η grid): λ₁ at its peak is at least twice λ₁ at initialisation, and over the last quarter of training it never exceeds its earlier maximum by more than 5% (it peaked, then fell or levelled off).
-# - **A2.peak-vs-lr / A2.peak-vs-batch-size**: the peak of λ₁ falls strictly as η grows, and rises strictly with S (rank correlation exactly −1 and +1).
-# - **A2.early-ordering**: the same two orderings already hold for λ₁ after 5% of training.
+# Thresholds, fixed from the paper's words ("a fast increase in the early phase, and a decrease or stabilisation thereafter") before the runs:
+# - **A1.rise-then-stop** (every run of both grids, smoothed λ₁): the peak is at least twice λ₁ at initialisation; 90% of the rise from initialisation to the peak is covered within the first 10% of training (fast and early); and over the last quarter λ₁ never exceeds its earlier maximum by more than 5% (no further growth). A run still climbing at the end fails the check: it is not evidence of the claim.
+# - **A2.peak-vs-lr / A2.peak-vs-batch-size**: the peak of the smoothed λ₁ falls strictly as η grows, and rises strictly with S (rank correlation exactly −1 and +1).
+# - **A2.early-vs-lr / A2.early-vs-batch-size**: the same orderings already hold for the smoothed λ₁ at the end of the early phase (10% of training).
 #
-# Each check fails on data where a run is still climbing at the end, or where any pair of runs is out of order.
+# Each check fails on data where a run rises slowly or late, is still climbing at the end, or where any pair of runs is out of order.
+#
+# **What reproduces at the quick scale.** Both orderings of the peak (A2) and both early orderings hold at seed 0. The batch-size orderings rest on small margins between S = 128 and S = 512 (peaks 12.79 and 12.82, early values 10.95 and 11.16 at seed 0): the S = 512 run takes only 8 steps per epoch and is still rising through the early phase. A1 does not fully reproduce: the runs with η ≥ 0.2 at S = 128 and S = 32 cover 90% of their rise within 4% of training, as the paper describes, and then fall or level off, but the two runs with the fewest effective steps rise more slowly — η = 0.1 climbs on to its peak at epoch 20 (90% of the rise by 40% of training; 80% of it within the first 4 epochs) and S = 512 covers 90% of its rise by 15% of training. A1.rise-then-stop is therefore marked as a known failure at this scale (with the MLP at 200 epochs it fails too: η = 0.1 peaks at epoch 78). Seeds 1-3 of this `cnn` profile were not yet run; the paper profile checks A1 at the paper's scale.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-shapes = {f"η={v:g}": rise_then_stop(lambda1["lr"].sel(lr=v)) for v in by_lr.lr.values}
+KNOWN_FAILURES = {
+    "A1.rise-then-stop": "the slowest runs rise late at this scale: at seed 0, 90% of the rise of the smoothed λ1 takes "
+                         "40% of training at η=0.1 and 15% at S=512 (4% at every other point), against the 10% threshold"}
 rho_lr_peak = claims.rank_correlation(by_lr.lr, peaks["lr"])
 rho_s_peak = claims.rank_correlation(by_batch.batch_size, peaks["batch_size"])
 rho_lr_early = claims.rank_correlation(by_lr.lr, early["lr"])
@@ -142,19 +165,19 @@ rho_s_early = claims.rank_correlation(by_batch.batch_size, early["batch_size"])
 verdicts = [
     claims.claim(
         "A1.rise-then-stop",
-        "λ1 rises sharply early, peaks, then decreases or plateaus",
-        all(shape["peak"] >= 2 * shape["initial"] and shape["max_in_last_quarter"] <= 1.05 * shape["max_before_last_quarter"]
-            for shape in shapes.values()),
-        runs=shapes,
+        "λ1 rises fast in the early phase (90% of the rise within 10% of training), then stops growing",
+        all(fast_rise_then_stop(shape) for shape in shapes.values()), runs=shapes,
     ),
     claims.claim("A2.peak-vs-lr", "a higher learning rate gives a lower peak of λ1", rho_lr_peak == -1,
                  spearman=rho_lr_peak, table=table),
     claims.claim("A2.peak-vs-batch-size", "a smaller batch size gives a lower peak of λ1", rho_s_peak == 1,
                  spearman=rho_s_peak, table=table),
-    claims.claim("A2.early-ordering", "both orderings already hold early in training (5% of epochs)",
-                 rho_lr_early == -1 and rho_s_early == 1, spearman_lr=rho_lr_early, spearman_batch=rho_s_early),
+    claims.claim("A2.early-vs-lr", "the learning-rate ordering already holds at the end of the early phase",
+                 rho_lr_early == -1, spearman=rho_lr_early, early_fraction=EARLY),
+    claims.claim("A2.early-vs-batch-size", "the batch-size ordering already holds at the end of the early phase",
+                 rho_s_early == 1, spearman=rho_s_early, early_fraction=EARLY),
 ]
-finding.report(verdicts)
+finding.report(verdicts, known_failures={"quick": KNOWN_FAILURES})
 
 # %% [markdown]
 # ## Reference

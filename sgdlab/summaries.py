@@ -7,6 +7,7 @@ and ignores NaN, which marks steps where the variable was not measured.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 
@@ -68,3 +69,36 @@ def final(da: xr.DataArray, dim: str = "epoch") -> xr.DataArray:
     has = da.notnull()
     last = da.sizes[dim] - 1 - has.isel({dim: slice(None, None, -1)}).argmax(dim)
     return da.isel({dim: last}).where(has.any(dim)).drop_vars(dim)
+
+
+def initial(da: xr.DataArray, dim: str = "epoch") -> xr.DataArray:
+    """The first measured value of each entry of the other dims (NaN where an entry holds none)."""
+    has = da.notnull()
+    return da.isel({dim: has.argmax(dim)}).where(has.any(dim)).drop_vars(dim)
+
+
+def smoothed(da: xr.DataArray, window: int = 5, dim: str = "epoch") -> xr.DataArray:
+    """The centred moving mean over ``window`` consecutive measurements of each entry of the other dims
+    (fewer at either end), as the paper smooths its curves over 5 measurements. Times at which an entry
+    was not measured stay NaN and do not count as measurements, so runs of a grid measured at different
+    times are each smoothed over their own measurements."""
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise ValueError(f"window must be a positive integer (a number of measurements), got {window!r}")
+
+    def smooth(values: np.ndarray) -> np.ndarray:
+        out = values.astype(float, copy=True)
+        keep = np.isfinite(out)
+        out[keep] = pd.Series(out[keep]).rolling(window, center=True, min_periods=1).mean().to_numpy()
+        return out
+
+    return xr.apply_ufunc(smooth, da, input_core_dims=[[dim]], output_core_dims=[[dim]],
+                          vectorize=True).transpose(*da.dims)
+
+
+def rise_time(da: xr.DataArray, fraction: float = 0.9, dim: str = "epoch") -> xr.DataArray:
+    """The first time at which ``da`` has covered ``fraction`` of its rise from its first measured value
+    to its largest, ``da ≥ da₀ + fraction · (max − da₀)``, per entry of the other dims."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+    start = initial(da, dim)
+    return first_crossing(da, start + fraction * (da.max(dim) - start), dim)

@@ -62,3 +62,42 @@ def test_final_of_a_curve_keeps_its_other_coordinates():
                       coords={"eig": [1, 2], "epoch": [0.0, 0.5, 1.0]})
     last = summaries.final(da)
     assert last.eig.values.tolist() == [1, 2] and last.values.tolist() == [3.0, 6.0]
+
+
+def test_initial_is_the_first_measured_value_of_each_run(curves):
+    shifted = curves.where(curves.epoch > 0)
+    np.testing.assert_array_equal(summaries.initial(shifted), [1.0, 12.0])
+
+
+def test_smoothed_is_a_centred_moving_mean_shorter_at_the_ends():
+    da = xr.DataArray([0.0, 0.0, 6.0, 0.0, 0.0], dims="epoch", coords={"epoch": range(5)})
+    np.testing.assert_allclose(summaries.smoothed(da, 3), [0.0, 2.0, 2.0, 2.0, 0.0])
+
+
+def test_smoothed_counts_only_the_times_a_run_was_measured(curves):
+    smooth = summaries.smoothed(curves, 3)
+    assert smooth.dims == curves.dims
+    # run b is measured at epochs 0, 2, 4 only: its neighbours are those, not the NaN between them
+    np.testing.assert_allclose(smooth.sel(run="b"), [11.0, NAN, 12.0, NAN, 13.0, NAN])
+    np.testing.assert_allclose(smooth.sel(run="a"), [0.5, 1.0, 2.0, 10 / 3, NAN, 4.0])
+
+
+def test_smoothed_rejects_a_window_that_is_not_a_number_of_measurements():
+    da = xr.DataArray([1.0, 2.0], dims="epoch")
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        summaries.smoothed(da, 0)
+    with pytest.raises(ValueError, match="window"):
+        summaries.smoothed(da, 2.5)
+
+
+def test_rise_time_is_when_the_given_fraction_of_the_rise_is_covered():
+    da = xr.DataArray([[1.0, 5.0, 9.0, 10.0, 10.0, 10.0], [NAN, 0.0, 1.0, 2.0, 3.0, 4.0]], dims=("run", "epoch"),
+                      coords={"epoch": [0, 1, 2, 3, 4, 5]})
+    # run 0: 90% of the rise 1 -> 10 is 9.1, first reached at epoch 3; run 1 still climbing: its last epoch
+    np.testing.assert_array_equal(summaries.rise_time(da, 0.9), [3.0, 5.0])
+    np.testing.assert_array_equal(summaries.rise_time(da, 0.5), [2.0, 3.0])
+
+
+def test_rise_time_rejects_a_fraction_outside_zero_to_one():
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        summaries.rise_time(xr.DataArray([1.0, 2.0], dims="epoch"), 1.5)
