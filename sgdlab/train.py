@@ -110,6 +110,7 @@ def setup(config: RunConfig) -> Run:
         test=(ds_data.x_test.to(device, dtype), ds_data.y_test.to(device)),
         hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch_size),
         corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
+        test_set=(ds_data.test_set[0].to(device, dtype), ds_data.test_set[1].to(device)),
     )
     ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
