@@ -76,3 +76,10 @@ def test_diverged_runs_are_masked_and_named_before_a_grid_claim(tmp_path_factory
 def test_rank_correlation_skips_missing_pairs():
     assert rank_correlation([1, 2, 3, 4], [1, 2, np.nan, 4]) == 1.0
     assert np.isnan(rank_correlation([1, 2], [np.nan, 1]))
+
+
+def test_accuracy_standard_error_is_binomial_and_rejects_bad_input():
+    assert claims.accuracy_standard_error(0.9, 1000) == pytest.approx((0.9 * 0.1 / 1000) ** 0.5)
+    assert claims.accuracy_standard_error(1.0, 50) == 0.0
+    with pytest.raises(ValueError, match="accuracy must be in"):
+        claims.accuracy_standard_error(1.2, 100)
