@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sgdlab.claims import ClaimFailed, claim, rank_correlation, report, table
+from sgdlab.claims import ClaimFailed, accuracy_standard_error, claim, rank_correlation, report, table
 
 
 def test_report_writes_json_and_prints_a_table_without_numbers(tmp_path, capsys):
@@ -79,7 +79,7 @@ def test_rank_correlation_skips_missing_pairs():
 
 
 def test_accuracy_standard_error_is_binomial_and_rejects_bad_input():
-    assert claims.accuracy_standard_error(0.9, 1000) == pytest.approx((0.9 * 0.1 / 1000) ** 0.5)
-    assert claims.accuracy_standard_error(1.0, 50) == 0.0
+    assert accuracy_standard_error(0.9, 1000) == pytest.approx((0.9 * 0.1 / 1000) ** 0.5)
+    assert accuracy_standard_error(1.0, 50) == 0.0
     with pytest.raises(ValueError, match="accuracy must be in"):
-        claims.accuracy_standard_error(1.2, 100)
+        accuracy_standard_error(1.2, 100)
