@@ -26,7 +26,7 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 #
 # The **quick** profile: MNIST-1D with a seeded 3,600/400 training/validation split (the real 1,000-example test set is kept apart and measured by the `test_set` probe), sgdlab's 1-D `cnn` (two convolutions of 32 channels, max-pooling, a dense layer; the analogue of the paper's SimpleCNN), S = 128, η = 0.1, 30 epochs, V = the top K = 10 eigenvectors of the Hessian on a fixed subset of 256 training examples, refreshed once per epoch (29 steps) by warm-started Lanczos, as in the paper. The ablation trains γ = 0.01 with K = 1 besides 10. The `cnn` is the quick model because it generalises like the paper's convnets (about 90% test accuracy on MNIST-1D) where the 15k-parameter MLP of notebook 01 reaches about 60% and overfits; on the MLP (`-p model mlp -p lr 0.4`) only the curvature side of the finding could be read. η = 0.1 keeps SGD's sharpness near its stability limit 2/η (the mechanism the nudge acts on) while γ = 5 (a step of 5η along the top directions) still trains; at η = 0.4 γ = 5 collapses to chance.
 #
-# The **paper** profile is the paper's SimpleCNN-medium on CIFAR-10 with its 45k/5k split and augmentation (η = 0.01, K = 10, γ ∈ {0.01, 0.1, 1, 5}, two seeds), for a GPU. **Deviation:** the paper trains up to 2,000 epochs with the learning rate cut ×0.1 after a 100-epoch plateau of the validation loss and early stopping after 200 epochs without a gain in validation accuracy; this notebook trains a fixed 200 epochs at a constant η and keeps the best-validation checkpoint's test accuracy (validation and test accuracy are measured every epoch, so the test accuracy at the epoch of best validation accuracy is that checkpoint's). The Hessian is that of a fixed unaugmented training subset (the paper draws a fresh augmented sample); sharpness is λ₁ by Lanczos rather than the Frobenius norm of the paper's table.
+# The **paper** profile is the paper's SimpleCNN-medium on CIFAR-10 with its 45k/5k split and augmentation (η = 0.01, K = 10, γ ∈ {0.01, 0.1, 1, 5}, two seeds), for a GPU. Its schedule is the original code's: up to 2,000 epochs, the learning rate cut ×0.1 after 100 epochs without a lower validation loss (`sgdlab.schedules.ReduceOnPlateau`), early stopping after 200 epochs without a higher validation accuracy (`EarlyStopping`), and the model kept is the best-validation checkpoint: validation and test accuracy are measured every epoch, so the test accuracy at the epoch of best validation accuracy is that checkpoint's. **Deviations:** The Hessian is that of a fixed unaugmented training subset (the paper draws a fresh augmented sample); sharpness is λ₁ by Lanczos rather than the Frobenius norm of the paper's table.
 #
 # Measured as the paper's table: **test accuracy at the best-validation checkpoint**; **validation accuracy at a fixed early epoch** (the paper's epoch 50; here epoch 5 of 30, in the steep part of training) for speed; **sharpness**, λ₁ at the end (the mean over the last quarter of training: λ₁ fluctuates between measurements); the final training loss and the distance from initialisation. Every comparison with SGD (γ = 1) is **paired by seed**: each nudged run against the SGD run of the same seed (same initialisation, data split and batch order).
 
@@ -41,6 +41,7 @@ from sgdlab import claims, data, plots, results, summaries
 from sgdlab.clock import Every
 from sgdlab.finding import Finding
 from sgdlab.optim import Nudged
+from sgdlab.schedules import EarlyStopping, ReduceOnPlateau
 from sgdlab.sweep import run_grid
 
 finding = Finding.open(
@@ -52,10 +53,12 @@ finding = Finding.open(
                 probes=("losses", "test_set", "eigen", "distance_from_init")),
     quick=dict(dataset="mnist1d", model="cnn", lr=0.1, epochs=30, refresh=29, hessian_size=256, early_epoch=5.0,
                ablation_k=[1]),
-    paper=dict(dataset="cifar10", model="simplecnn_medium", lr=0.01, epochs=200, refresh=352, hessian_size=2560,
-               augment=True, eval_size=5000, early_epoch=50.0, ablation_k=[1, 3, 5, 20]),
-    smoke=dict(train_size=256, epochs=2, eigen_every=1.0, hessian_size=64, eval_size=None, seeds=1, refresh=2,
-               early_epoch=1.0, ablation_k=[1]),
+    paper=dict(dataset="cifar10", model="simplecnn_medium", lr=0.01, epochs=2000, refresh=352, hessian_size=2560,
+               augment=True, eval_size=5000, early_epoch=50.0, ablation_k=[1, 3, 5, 20], eigen_every=10.0,
+               lr_plateau=ReduceOnPlateau(monitor="test_loss", patience=100, factor=0.1),
+               early_stopping=EarlyStopping(monitor="test_acc", patience=200)),
+    smoke=dict(train_size=128, epochs=1, eigen_every=1.0, hessian_size=16, eval_size=None, seeds=1, refresh=1,
+               early_epoch=1.0, nudges=[0.1, 1.0, 5.0], ablation_k=[1]),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
@@ -116,11 +119,13 @@ plt.show()
 
 # %% tags=[]
 def endpoint(ds):
-    """Per run: λ₁ at the end (mean over the last quarter), test accuracy at the best-validation checkpoint,
+    """Per run: λ₁ at the end (mean over the last quarter of the run's own epochs), test accuracy at the best-validation checkpoint,
     validation accuracy at the speed epoch, final training loss and distance from initialisation."""
     val = summaries.measured(ds["test_acc"])
+    lambda1 = ds["lambda"].sel(eig=1)
+    end = summaries.final(lambda1.epoch.where(lambda1.notnull()))  # each run's own end (early stopping)
     return xr.Dataset({
-        "lambda1_end": summaries.tail_mean(ds["lambda"].sel(eig=1), 0.25),
+        "lambda1_end": lambda1.where(lambda1.epoch >= 0.75 * end).mean("epoch"),
         "best_val_acc": val.max("epoch"),
         "best_val_epoch": summaries.peak(val)[1],
         "test_at_best_val": summaries.at_best(ds["test_set_acc"], ds["test_acc"]),
@@ -161,7 +166,7 @@ for g in means.gamma.values:
 #
 # Each fails on data where nudging does not change the endpoint's sharpness in the stated direction, or costs speed or test accuracy beyond the resolution of the held-out sets.
 #
-# @@FINDINGS@@
+# **What reproduces at the quick scale.** All four claims hold with the `cnn`, at seeds 0–3 (each seed's notebook pairs that seed with the next one; see the table printed above the verdict for the numbers of this run). At seed 0, γ = 0.01 ends 3.4× and 2.4× sharper than SGD (seeds 0 and 1; λ₁ ≈ 54 against 19), short of the paper's order of magnitude, and the gap grows with K (K = 1 gives 22, K = 10 gives 62); γ < 1 reaches a higher validation accuracy at epoch 5 (+0.025 to +0.035, paired) and the same test accuracy at the best-validation checkpoint (paired differences −0.012 to +0.006, within one test-set standard error of 0.012); γ = 5 ends flatter (λ₁ ≈ 6) and also slower and worse (−0.04 to −0.08 test accuracy), as in the paper's table. With the MLP of notebook 01 (η = 0.4, best test accuracy rather than the best-validation checkpoint), the curvature side held (2.4×) but γ < 1 ended 1–3 points of test accuracy below SGD: that small model overfits MNIST-1D, unlike the paper's convnets.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
@@ -175,7 +180,7 @@ geometric_ratio = float(np.exp(np.log(ratio.sel(gamma=smallest)).mean()))
 
 
 def per_gamma(da, gammas):
-    return {f"{g:g}": da.sel(gamma=g).values for g in gammas}
+    return {f"{g:g}": da.sel(gamma=g).values.tolist() for g in gammas}
 
 
 verdicts = [
