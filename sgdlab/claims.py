@@ -73,6 +73,14 @@ def rank_correlation(x: Sequence[float], y: Sequence[float]) -> float:
     return round(float(stats.spearmanr(x[keep], y[keep]).statistic), 12)  # ±1 exactly for a perfect order
 
 
+def accuracy_standard_error(accuracy: float, n: int) -> float:
+    """The binomial standard error √(p(1 − p)/n) of an accuracy ``p`` measured on ``n`` examples: the
+    resolution of a test set of that size, against which "as well as" is judged."""
+    if not 0.0 <= accuracy <= 1.0 or n < 1:
+        raise ValueError(f"accuracy must be in [0, 1] and n a positive count, got {accuracy!r} and {n!r}")
+    return math.sqrt(accuracy * (1.0 - accuracy) / n)
+
+
 def completed(grid: xr.Dataset) -> tuple[xr.Dataset, list[dict[str, Any]]]:
     """A grid of runs (:func:`sgdlab.results.load_grid`) with every diverged run's data masked to NaN,
     and the diverged points as ``{dim: value}``, to state in the claims that rest on the grid. A

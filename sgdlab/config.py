@@ -39,9 +39,12 @@ class RunConfig:
     mini-batches of ``batch_size`` (``None``: the whole training set every step, full-batch gradient
     descent), computed in chunks of ``physical_batch_size`` examples when set (memory only: the step is
     the same). ``lr_schedule`` and ``batch_schedule`` (:mod:`sgdlab.schedules`) replace the constant
-    ``lr`` and ``batch_size``: each step uses their values at the epoch reached so far. Training stops
-    after ``epochs`` epochs of ``epoch_size`` examples (default: the training set), at a NaN/inf loss
-    (recorded as diverged) or once the training accuracy reaches ``stop_at_train_acc``.
+    ``lr`` and ``batch_size``: each step uses their values at the epoch reached so far; ``lr_plateau``
+    (:class:`~sgdlab.schedules.ReduceOnPlateau`) then scales the learning rate down when a measured
+    variable stops improving. Training stops after ``epochs`` epochs of ``epoch_size`` examples (default:
+    the training set), at a NaN/inf loss (recorded as diverged), once the training accuracy reaches
+    ``stop_at_train_acc``, or when ``early_stopping`` (:class:`~sgdlab.schedules.EarlyStopping`) sees a
+    measured variable stop improving.
 
     Measurements: ``probes`` (:mod:`sgdlab.probes`) measure the state every ``measure_every`` epochs and
     every ``zoom_every`` epochs before ``zoom_until``; ``traces`` (:mod:`sgdlab.traces`) see every
@@ -75,6 +78,8 @@ class RunConfig:
     epochs: float = 10.0
     epoch_size: int | None = None
     stop_at_train_acc: float | None = None
+    lr_plateau: schedules.ReduceOnPlateau | None = None
+    early_stopping: schedules.EarlyStopping | None = None
     measure_every: float = 1.0
     zoom_until: float = 0.0
     zoom_every: float = 0.1
@@ -168,6 +173,10 @@ def _check_types(config: RunConfig) -> None:
             kinds = ", ".join(c.__name__ for c in schedules.KINDS.values())
             raise ValueError(f"{name} must be None or a schedule ({kinds}), "
                              f"got {value!r}")
+    for name, kind in (("lr_plateau", schedules.ReduceOnPlateau), ("early_stopping", schedules.EarlyStopping)):
+        value = getattr(config, name)
+        if value is not None and type(value) is not kind:
+            raise ValueError(f"{name} must be None or an instance of {kind.__name__}, got {value!r}")
     if config.batch_size is None and config.batch_schedule is not None:
         raise ValueError("batch_size=None (full batch) and a batch_schedule exclude each other")
 
@@ -260,6 +269,8 @@ def _encode(value: Any) -> Any:
         return schedules.to_dict(value)
     if optim.OPTIMIZERS.is_member(value):
         return optim.OPTIMIZERS.to_dict(value)
+    if schedules.PLATEAUS.is_member(value):
+        return schedules.PLATEAUS.to_dict(value)
     if isinstance(value, Every):
         return dataclasses.asdict(value)
     return str(value)
@@ -280,6 +291,9 @@ def from_json(text: str) -> RunConfig:
     for name in ("lr_schedule", "batch_schedule"):
         if fields.get(name) is not None:
             fields[name] = schedules.from_dict(fields[name])
+    for name in ("lr_plateau", "early_stopping"):
+        if fields.get(name) is not None:
+            fields[name] = schedules.PLATEAUS.from_dict(fields[name])
     if "optimizer" in fields:
         fields["optimizer"] = optim.OPTIMIZERS.from_dict(fields["optimizer"])
     fields["every"] = {k: Every(**v) if isinstance(v, dict) else tuple(Every(**w) for w in v)

@@ -97,7 +97,9 @@ class Data:
     ``x_*`` are float32, ``(n, C, L)`` for MNIST-1D (``(n, 1, 40)``) and ``(n, C, H, W)`` for images;
     ``y_*`` are int64 class indices. ``y_train`` holds the labels after random-label corruption and
     ``corrupted`` (bool, ``(n,)``) marks the examples whose label was redrawn; ``y_test`` is always clean.
-    ``x_test``/``y_test`` are the real test set or the validation split, depending on ``holdout``.
+    ``x_test``/``y_test`` are the real test set or the validation split, depending on ``holdout``;
+    ``test_set`` is always the real test set ``(x, y)`` (under ``holdout="validation"`` too, standardised
+    like the rest), so a run can select on the validation split and report on the test set.
     """
 
     name: str
@@ -107,6 +109,7 @@ class Data:
     y_test: torch.Tensor
     num_classes: int
     corrupted: torch.Tensor
+    test_set: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -192,6 +195,7 @@ def load(
         x_train, y_train, x_test, y_test = (_read_mnist1d(root) if name == "mnist1d" else _read_fake(name, root)
                                             if name in FAKE else _read_torchvision(name, root))
         num_classes, fraction = NUM_CLASSES, _VALIDATION_FRACTION[name]
+    x_real_test, y_real_test = x_test, y_test
     if holdout == "validation":
         x_train, y_train, x_test, y_test = _validation_split(x_train, y_train, fraction, seed)
     if train_size is not None:
@@ -199,8 +203,11 @@ def load(
         x_train, y_train = x_train[keep], y_train[keep]
     y_train, corrupted = _corrupt_labels(y_train, label_noise, num_classes, seed)
     if standardize:
+        _, x_real_test = _standardize(x_train, x_real_test)
         x_train, x_test = _standardize(x_train, x_test)
-    return Data(name, x_train, y_train, x_test, y_test, num_classes, corrupted)
+    if holdout == "test":
+        x_real_test = x_test
+    return Data(name, x_train, y_train, x_test, y_test, num_classes, corrupted, (x_real_test, y_real_test))
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

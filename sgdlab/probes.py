@@ -41,6 +41,7 @@ class ProbeContext:
     test: tuple[Tensor, Tensor]
     hessian_batches: list[Batch]
     corrupted: Tensor | None = None  # which examples of ``train`` carry a random label
+    test_set: tuple[Tensor, Tensor] | None = None  # the real test set, also beside a validation split
     step: int = 0
     lr: float = 0.0
     batch_size: int = 1
@@ -117,6 +118,20 @@ def losses(ctx: ProbeContext) -> Measurement:
     test_loss, test_acc = _evaluate(ctx, *ctx.test)
     return {"train_loss": ((), train_loss), "train_acc": ((), train_acc),
             "test_loss": ((), test_loss), "test_acc": ((), test_acc)}
+
+
+@probe("test_set",
+       test_set_loss=Variable("test-set loss", "mean loss on the real test set (under holdout='validation' "
+                              "too, where test_loss is the validation split's)"),
+       test_set_acc=Variable("test-set accuracy", "fraction of the real test set classified correctly (under "
+                             "holdout='validation' too, where test_acc is the validation split's)"))
+def test_set(ctx: ProbeContext) -> Measurement:
+    """Loss and accuracy on the real test set, so that a run selected on its validation split (the best
+    validation checkpoint) reports the test accuracy of that checkpoint."""
+    if ctx.test_set is None:
+        raise ValueError("the test_set probe needs the run's real test set (ProbeContext.test_set)")
+    loss, acc = _evaluate(ctx, *ctx.test_set)
+    return {"test_set_loss": ((), loss), "test_set_acc": ((), acc)}
 
 
 @probe("memorisation",

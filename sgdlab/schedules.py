@@ -100,6 +100,52 @@ class Triangular:
 
 
 Schedule = Constant | Step | Triangular
+
+
+PLATEAUS = Kinds("plateau rule")
+_MODES = ("min", "max")
+
+
+def _check_rule(name: str, monitor: str, patience: float, mode: str) -> None:
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"{name}.monitor must be the name of a measured variable (e.g. 'test_loss'), got {monitor!r}")
+    _check_positive(f"{name}.patience (epochs)", patience)
+    checks.choice(f"{name}.mode", mode, _MODES)
+
+
+@PLATEAUS.register("reduce_on_plateau")
+@dataclass(frozen=True)
+class ReduceOnPlateau:
+    """The learning rate ×``factor`` each time the measured variable ``monitor`` has not improved (below
+    its best for ``mode="min"``, above for ``"max"``) for ``patience`` epochs, as Keras's
+    ``ReduceLROnPlateau``; the wait restarts after each cut. Under ``holdout="validation"`` the losses
+    probe's ``test_loss`` is the validation loss (Jastrzębski et al. 2019: ×0.1 after 100 epochs)."""
+
+    monitor: str = "test_loss"
+    patience: float = 100.0
+    factor: float = 0.1
+    mode: str = "min"
+
+    def __post_init__(self) -> None:
+        _check_rule("ReduceOnPlateau", self.monitor, self.patience, self.mode)
+        checks.number("ReduceOnPlateau.factor", self.factor, positive=True, below=1)
+
+
+@PLATEAUS.register("early_stopping")
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop the run once the measured variable ``monitor`` has not improved for ``patience`` epochs, as
+    Keras's ``EarlyStopping`` (Jastrzębski et al. 2019: validation accuracy, 200 epochs)."""
+
+    monitor: str = "test_acc"
+    patience: float = 200.0
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        _check_rule("EarlyStopping", self.monitor, self.patience, self.mode)
+
+
+Plateau = ReduceOnPlateau | EarlyStopping
 KINDS: dict[str, type] = SCHEDULES.classes
 
 

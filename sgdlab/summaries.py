@@ -102,3 +102,38 @@ def rise_time(da: xr.DataArray, fraction: float = 0.9, dim: str = "epoch") -> xr
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
     start = initial(da, dim)
     return first_crossing(da, start + fraction * (da.max(dim) - start), dim)
+
+
+def at_best(values: xr.DataArray, by: xr.DataArray, dim: str = "epoch") -> xr.DataArray:
+    """``values`` at the measurement where ``by`` is largest (the first such one), per entry of the other
+    dims: e.g. the test accuracy of the best-validation checkpoint, ``at_best(test_set_acc, test_acc)``
+    when both are measured at the same times. NaN where ``by`` holds no value."""
+    best = by.fillna(-np.inf).argmax(dim)
+    return values.isel({dim: best}).where(by.notnull().any(dim)).drop_vars(dim, errors="ignore")
+
+
+def at_first_crossing(values: xr.DataArray, by: xr.DataArray, threshold: float, dim: str = "epoch") -> xr.DataArray:
+    """``values`` when ``by`` first reaches ``threshold``, interpolated linearly between the two
+    measurements that bracket the crossing (the first one if ``by`` starts at or above it); NaN where
+    ``by`` never reaches it. E.g. the clean validation accuracy of a run when its accuracy on the
+    random labels first reaches a memorisation level. ``values`` and ``by`` share ``dim``; the times
+    at which ``by`` holds no value are skipped."""
+    values, by = xr.broadcast(values, by)
+    other = [d for d in by.dims if d != dim]
+    v = values.transpose(*other, dim).values.reshape(-1, by.sizes[dim])
+    b = by.transpose(*other, dim).values.reshape(-1, by.sizes[dim])
+    out = np.full(len(b), np.nan)
+    for row, (vs, bs) in enumerate(zip(v, b)):
+        keep = np.isfinite(bs) & np.isfinite(vs)
+        vs, bs = vs[keep], bs[keep]
+        hit = np.flatnonzero(bs >= threshold)
+        if not len(hit):
+            continue
+        i = hit[0]
+        if i == 0:
+            out[row] = vs[0]
+            continue
+        weight = (threshold - bs[i - 1]) / (bs[i] - bs[i - 1])
+        out[row] = vs[i - 1] + weight * (vs[i] - vs[i - 1])
+    shape = [by.sizes[d] for d in other]
+    return xr.DataArray(out.reshape(shape), coords={d: by[d] for d in other if d in by.coords}, dims=other)

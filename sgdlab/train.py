@@ -76,6 +76,8 @@ class Run:
     stepped: dict[int, Measurement] = field(default_factory=dict)
     diverged_at: int = -1
     stopped_at: int = -1
+    lr_scale: float = 1.0  # product of the plateau rule's cuts so far
+    plateaus: dict[str, tuple[float, float]] = field(default_factory=dict)  # rule -> (best value, epoch of wait start)
 
     @property
     def end(self) -> int:
@@ -113,6 +115,7 @@ def setup(config: RunConfig) -> Run:
         test=(ds_data.x_test.to(device, dtype), ds_data.y_test.to(device)),
         hessian_batches=curvature.as_batches(x_train[subset], y_train[subset], config.hessian_batch_size),
         corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
+        test_set=(ds_data.test_set[0].to(device, dtype), ds_data.test_set[1].to(device)),
     )
     ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
@@ -131,7 +134,8 @@ def setup(config: RunConfig) -> Run:
 def current_lr(run: Run, step: int) -> float:
     """The learning rate of optimizer step ``step`` (its schedule's value, else the configured one)."""
     schedule = run.config.lr_schedule
-    return run.config.lr if schedule is None else schedule.at(float(run.clock.epochs[step]))
+    lr = run.config.lr if schedule is None else schedule.at(float(run.clock.epochs[step]))
+    return lr * run.lr_scale
 
 
 def _batches(run: Run, step: int) -> list[curvature.Batch]:
@@ -158,7 +162,7 @@ def take_step(run: Run, step: int) -> bool:
     model, optimizer, loss_fn = run.model, run.optimizer, run.ctx.loss_fn
     lr = current_lr(run, step)
     for group in optimizer.param_groups:
-        if run.config.lr_schedule is not None:
+        if run.config.lr_schedule is not None or run.config.lr_plateau is not None:
             group["lr"] = lr
     batches = _batches(run, step)
     n = sum(len(y) for _, y in batches)
@@ -229,9 +233,36 @@ def measure(run: Run, step: int, final: bool = False) -> None:
             measurement |= trace.read()
     run.measured[step] = measurement
     run.model.train()
+    _watch_plateaus(run, step, measurement)
     acc = measurement.get("train_acc")
     if run.config.stop_at_train_acc is not None and acc is not None and acc[1] >= run.config.stop_at_train_acc:
         run.stopped_at = step
+
+
+def _watch_plateaus(run: Run, step: int, measurement: Measurement) -> None:
+    """Apply the run's plateau rules to the variables measured at state ``step``: cut the learning rate
+    (``lr_plateau``) or stop (``early_stopping``) once the monitored value has not improved for their
+    patience, in epochs since its best value (or since the last cut)."""
+    epoch = float(run.clock.epochs[step])
+    for name in ("lr_plateau", "early_stopping"):
+        rule = getattr(run.config, name)
+        if rule is None:
+            continue
+        if rule.monitor not in measurement:
+            if step == 0:
+                raise ValueError(f"{name}.monitor {rule.monitor!r} is not measured at the start of this run; "
+                                 f"measured: {', '.join(measurement) or 'nothing'}")
+            continue
+        value = float(np.asarray(measurement[rule.monitor][1]))
+        best, since = run.plateaus.get(name, (None, epoch))
+        if best is None or (value < best if rule.mode == "min" else value > best):
+            run.plateaus[name] = (value, epoch)
+        elif epoch - since >= rule.patience - 1e-9:
+            if name == "early_stopping":
+                run.stopped_at = step
+            else:
+                run.lr_scale *= rule.factor
+                run.plateaus[name] = (best, epoch)
 
 
 def stack_records(records: dict[int, Measurement], dim: str) -> tuple[dict, dict]:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sgdlab.claims import ClaimFailed, claim, rank_correlation, report, table
+from sgdlab.claims import ClaimFailed, accuracy_standard_error, claim, rank_correlation, report, table
 
 
 def test_report_writes_json_and_prints_a_table_without_numbers(tmp_path, capsys):
@@ -76,3 +76,10 @@ def test_diverged_runs_are_masked_and_named_before_a_grid_claim(tmp_path_factory
 def test_rank_correlation_skips_missing_pairs():
     assert rank_correlation([1, 2, 3, 4], [1, 2, np.nan, 4]) == 1.0
     assert np.isnan(rank_correlation([1, 2], [np.nan, 1]))
+
+
+def test_accuracy_standard_error_is_binomial_and_rejects_bad_input():
+    assert accuracy_standard_error(0.9, 1000) == pytest.approx((0.9 * 0.1 / 1000) ** 0.5)
+    assert accuracy_standard_error(1.0, 50) == 0.0
+    with pytest.raises(ValueError, match="accuracy must be in"):
+        accuracy_standard_error(1.2, 100)

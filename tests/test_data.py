@@ -40,6 +40,19 @@ def test_mnist1d_shapes_dtypes_and_classes(root):
     assert d.corrupted.dtype == torch.bool and not d.corrupted.any()
 
 
+def test_the_real_test_set_is_kept_beside_a_validation_split_and_standardised_like_it(root):
+    raw = load(root=root, standardize=False)
+    validation = load(root=root, holdout="validation", standardize=False)
+    assert torch.equal(validation.test_set[0], raw.x_test) and torch.equal(validation.test_set[1], raw.y_test)
+    assert validation.test_set[0].shape[0] != validation.x_test.shape[0]  # not the validation split
+    standardised = load(root=root, holdout="validation")
+    mean, std = validation.x_train.mean(dim=0), float(validation.x_train.std(correction=0))
+    torch.testing.assert_close(standardised.test_set[0], (raw.x_test - mean) / std)
+    torch.testing.assert_close(standardised.x_test, (validation.x_test - mean) / std)
+    test = load(root=root)
+    assert test.test_set[0] is test.x_test and test.test_set[1] is test.y_test
+
+
 def test_same_arguments_give_identical_tensors(root):
     kwargs = dict(root=root, train_size=500, label_noise=0.3, holdout="validation", seed=3)
     first, second = load(**kwargs), load(**kwargs)

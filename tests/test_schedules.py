@@ -120,3 +120,39 @@ def test_bad_schedule_in_a_run_is_rejected_before_training(change, message, monk
     monkeypatch.setattr(train.torch.optim, "SGD", None)  # training would fail differently
     with pytest.raises(ValueError, match=message):
         run(dataclasses.replace(TINY, **change), cache=False, progress=False)
+
+
+def test_reduce_on_plateau_cuts_the_learning_rate_after_each_patience_without_improvement():
+    # the training loss falls, so in mode "max" it never improves on its first value: a cut every epoch
+    rule = schedules.ReduceOnPlateau(monitor="train_loss", patience=1.0, factor=0.5, mode="max")
+    config = dataclasses.replace(TINY, epochs=3, lr=0.2, lr_plateau=rule, traces=("loss",))
+    ds = run(config, cache=False, progress=False)
+    spe = 256 // 32
+    np.testing.assert_allclose(ds["step_lr"].values, [0.2] * spe + [0.1] * spe + [0.05] * spe)
+    improving = dataclasses.replace(config, lr_plateau=dataclasses.replace(rule, mode="min"))
+    np.testing.assert_allclose(run(improving, cache=False, progress=False)["step_lr"].values, 0.2)
+
+
+def test_early_stopping_ends_the_run_once_the_monitored_value_stalls_for_its_patience():
+    rule = schedules.EarlyStopping(monitor="train_loss", patience=2.0, mode="max")
+    ds = run(dataclasses.replace(TINY, epochs=6, early_stopping=rule), cache=False, progress=False)
+    assert float(ds.epoch[-1]) == 2.0 and ds.attrs["stopped_at_step"] == 2 * 256 // 32
+    full = run(dataclasses.replace(TINY, epochs=3, early_stopping=dataclasses.replace(rule, mode="min")),
+               cache=False, progress=False)
+    assert float(full.epoch[-1]) == 3.0
+
+
+def test_plateau_rules_round_trip_keep_old_hashes_and_reject_bad_input():
+    config = dataclasses.replace(TINY, lr_plateau=schedules.ReduceOnPlateau(), early_stopping=schedules.EarlyStopping())
+    assert configuration.from_json(configuration.to_json(config)) == config
+    assert configuration.config_hash(RunConfig()) == "96dab6f413e23b14"  # the hash before the rules existed
+    assert configuration.config_hash(config) != configuration.config_hash(TINY)
+    with pytest.raises(ValueError, match="ReduceOnPlateau.factor must be"):
+        schedules.ReduceOnPlateau(factor=1.5)
+    with pytest.raises(ValueError, match="EarlyStopping.mode 'up' is unknown; choose one of: min, max"):
+        schedules.EarlyStopping(mode="up")
+    with pytest.raises(ValueError, match="early_stopping must be None or an instance of EarlyStopping"):
+        RunConfig(early_stopping=schedules.ReduceOnPlateau())
+    with pytest.raises(ValueError, match="lr_plateau.monitor 'val_loss' is not measured"):
+        run(dataclasses.replace(TINY, lr_plateau=schedules.ReduceOnPlateau(monitor="val_loss")), cache=False,
+            progress=False)

@@ -101,3 +101,31 @@ def test_rise_time_is_when_the_given_fraction_of_the_rise_is_covered():
 def test_rise_time_rejects_a_fraction_outside_zero_to_one():
     with pytest.raises(ValueError, match="fraction must lie in"):
         summaries.rise_time(xr.DataArray([1.0, 2.0], dims="epoch"), 1.5)
+
+
+def test_at_best_reads_one_variable_where_another_peaks_first():
+    epoch = [0.0, 1.0, 2.0, 3.0]
+    by = xr.DataArray([[0.1, 0.6, 0.6, 0.5], [0.2, 0.3, np.nan, 0.9]], dims=("run", "epoch"),
+                      coords={"run": [0, 1], "epoch": epoch})
+    values = xr.DataArray([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]], dims=("run", "epoch"), coords=by.coords)
+    np.testing.assert_array_equal(summaries.at_best(values, by), [2.0, 8.0])  # first of the tied best; NaN skipped
+    never = by.where(by.run == 0)
+    assert np.isnan(summaries.at_best(values, never).sel(run=1))
+
+
+def test_at_first_crossing_interpolates_between_the_bracketing_measurements():
+    epoch = [0.0, 1.0, 2.0, 3.0]
+    by = xr.DataArray([[0.1, 0.3, 0.7, 0.9], [0.6, 0.8, 0.9, 1.0], [0.1, 0.2, 0.2, 0.3], [0.1, np.nan, 0.9, 1.0]],
+                      dims=("run", "epoch"), coords={"run": [0, 1, 2, 3], "epoch": epoch})
+    values = xr.DataArray(np.tile([10.0, 20.0, 40.0, 80.0], (4, 1)), dims=("run", "epoch"), coords=by.coords)
+    got = summaries.at_first_crossing(values, by, 0.5)
+    assert got.dims == ("run",)
+    np.testing.assert_allclose(got.values[[0, 1, 3]], [30.0, 10.0, 10.0 + 30.0 * 0.4 / 0.8])
+    assert np.isnan(got.sel(run=2))  # never reaches the level
+
+
+def test_at_first_crossing_of_a_constant_level_is_the_value_at_that_time():
+    t = np.linspace(0.0, 1.0, 11)
+    by = xr.DataArray(t, dims="epoch", coords={"epoch": t})
+    values = xr.DataArray(3 * t + 1, dims="epoch", coords={"epoch": t})
+    np.testing.assert_allclose(float(summaries.at_first_crossing(values, by, 0.55)), 3 * 0.55 + 1)

@@ -162,6 +162,16 @@ def test_memorisation_probe_splits_training_accuracy_by_label_kind():
     assert ds["memorised_acc"][-1] == 1.0  # ... learnt by heart (against the random labels) in the end
 
 
+def test_the_test_set_probe_reports_the_real_test_set_beside_a_validation_split():
+    probes = ("losses", "test_set")
+    on_test = run(dataclasses.replace(TINY, probes=probes), cache=False, progress=False)
+    np.testing.assert_array_equal(on_test["test_set_acc"], on_test["test_acc"])  # the same set
+    on_validation = run(dataclasses.replace(TINY, probes=probes, holdout="validation"), cache=False, progress=False)
+    accuracies = on_validation["test_set_acc"].values * 1000  # MNIST-1D's 1,000 test examples
+    np.testing.assert_allclose(accuracies, np.round(accuracies), atol=1e-9)
+    assert not np.array_equal(on_validation["test_set_acc"], on_validation["test_acc"])
+
+
 def test_memorisation_needs_random_labels():
     with pytest.raises(ValueError, match="memorisation probe needs label_noise > 0"):
         run(dataclasses.replace(TINY, probes=("losses", "memorisation")), cache=False, progress=False)
