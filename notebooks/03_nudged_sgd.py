@@ -58,7 +58,8 @@ finding = Finding.open(
                lr_plateau=ReduceOnPlateau(monitor="test_loss", patience=100, factor=0.1),
                early_stopping=EarlyStopping(monitor="test_acc", patience=200)),
     smoke=dict(train_size=128, epochs=1, eigen_every=1.0, hessian_size=8, eval_size=None, seeds=1, refresh=1,
-               early_epoch=1.0, nudges=[0.1, 1.0, 5.0], nudge_k=2, top_k=2, ablation_k=[1]),
+               early_epoch=1.0, nudges=[0.1, 1.0, 5.0], nudge_k=2, top_k=2, ablation_k=[1],
+               model_options={"filters": 8} if profile == "paper" else {}),  # a narrow SimpleCNN-medium
     cites=("jastrzebski2019",),
 )
 s = finding.settings

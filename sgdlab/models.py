@@ -48,7 +48,8 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     building leaves the caller's global RNG untouched. ``options`` and their defaults, per model:
     mlp: width=100, depth=2, activation="relu" (or "tanh"), init="glorot" (or "torch": PyTorch's default
     initialisation of ``nn.Linear``, as in Cohen et al.'s edge-of-stability code); cnn: width=32;
-    resnet32: batch_norm=False; vgg11: batch_norm=True; none for simplecnn and simplecnn_medium.
+    resnet32: batch_norm=False; vgg11: batch_norm=True; simplecnn: filters=32; simplecnn_medium: filters=100
+    (its first block's channels; the second block has twice as many).
     Image-only models (all but mlp and cnn) need ``(C, H, W)``. A registered model gets ``options`` as
     keyword arguments of its builder.
     """
@@ -255,10 +256,10 @@ def _simple_cnn(input_shape: tuple[int, ...], num_classes: int, filters: int = 3
     return nn.Sequential(features, head)
 
 
-def _simple_cnn_medium(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def _simple_cnn_medium(input_shape: tuple[int, ...], num_classes: int, filters: int = 100) -> nn.Module:
     """SimpleCNN-medium (Nudged SGD): 5x5 kernels, 100 then 200 filters, as the papers' repository
     configures it (``n_filters=100, kernel_size=5``; its second block doubles the filters)."""
-    return _simple_cnn(input_shape, num_classes, filters=100, kernel=5)
+    return _simple_cnn(input_shape, num_classes, filters=filters, kernel=5)
 
 
 def _norm(batch_norm: bool, channels: int, dims: int = 2) -> nn.Module:
@@ -326,8 +327,8 @@ _REGISTRY: Mapping[str, _Spec] = MappingProxyType({
     "mlp": _Spec(_mlp, {"width": 100, "depth": 2, "activation": "relu", "init": "glorot"},
                  choices=MappingProxyType({"activation": tuple(_ACTIVATIONS), "init": _MLP_INITS})),
     "cnn": _Spec(_cnn, {"width": 32}),
-    "simplecnn": _Spec(_simple_cnn, {}, image_only=True),
-    "simplecnn_medium": _Spec(_simple_cnn_medium, {}, image_only=True),
+    "simplecnn": _Spec(_simple_cnn, {"filters": 32}, image_only=True),
+    "simplecnn_medium": _Spec(_simple_cnn_medium, {"filters": 100}, image_only=True),
     "resnet32": _Spec(_resnet32, {"batch_norm": False}, image_only=True, conv_init=_he_normal),
     "vgg11": _Spec(_vgg11, {"batch_norm": True}, image_only=True),
 })

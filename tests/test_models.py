@@ -90,6 +90,11 @@ def test_mlp_and_cnn_options():
     cnn = build("cnn", MNIST1D, 10, width=8)
     assert [type(m) for m in cnn.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))] == [nn.Conv1d] * 2
     assert all(m.out_channels == 8 for m in cnn.modules() if isinstance(m, nn.Conv1d))
+    for name, default in (("simplecnn", 32), ("simplecnn_medium", 100)):
+        convs = [m for m in build(name, CIFAR, 10).modules() if isinstance(m, nn.Conv2d)]
+        assert [m.out_channels for m in convs] == [default, default, 2 * default, 2 * default]
+        convs = [m for m in build(name, CIFAR, 10, filters=4).modules() if isinstance(m, nn.Conv2d)]
+        assert [m.out_channels for m in convs] == [4, 4, 8, 8]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +106,8 @@ def test_mlp_and_cnn_options():
         ("resnet32", (3072,), {}, "needs image input_shape"),
         ("cnn", (40,), {}, r"needs input_shape \(C, L\) or \(C, H, W\)"),
         ("mlp", MNIST1D, {"filters": 3}, "model 'mlp' has no option 'filters'; its options are: width, depth"),
-        ("simplecnn", CIFAR, {"width": 3}, r"its options are: \(none\)"),
+        ("simplecnn", CIFAR, {"width": 3}, r"model 'simplecnn' has no option 'width'; its options are: filters"),
+        ("simplecnn_medium", CIFAR, {"filters": 0}, "option 'filters' of model 'simplecnn_medium' must be a positive"),
         ("mlp", MNIST1D, {"width": 0}, "option 'width' of model 'mlp' must be a positive integer"),
         ("mlp", MNIST1D, {"depth": -1}, "option 'depth' of model 'mlp' must be a positive integer"),
         ("cnn", MNIST1D, {"width": 2.0}, "option 'width' of model 'cnn' must be a positive integer"),
