@@ -5,24 +5,27 @@
 #
 # Seen as a stochastic differential equation, SGD with learning rate η and batch size S has a temperature proportional to η/S: to first order only the ratio sets which minima it reaches.
 #
-# **B1.** A higher η/S leads to wider minima (a smaller Hessian) and better generalisation.
+# **B1.** A higher η/S ends in a wider minimum (a smaller Hessian norm) and generalises better (higher validation accuracy). Paper: a ReLU MLP on Fashion-MNIST, η ∈ [0.005, 0.05], S ∈ [50, 1000], the Hessian norm and the validation accuracy plotted against η/S.
 #
-# **B2.** Scaling η and S by the same factor β leaves the endpoint unchanged: same sharpness, same accuracy, same shape of the loss along the line through two endpoints.
+# **B2.** Scaling η and S by the same factor β leaves the endpoint unchanged: same sharpness, same accuracy, same shape of the loss along the line L((1−α)θ₁ + αθ₂), α ∈ [−1, 2], through two endpoints. Paper: VGG-11 on CIFAR-10, η = 0.1β, S = 50β, β ∈ {¼, 1, 4}, the pairs (1, 4) and (1, ¼).
 #
-# **B3.** The invariance breaks down at large β (the step is then too large for the SDE picture, or the batch a large share of the data), and earlier for a smaller training set.
+# **B3.** The invariance breaks down at large β (η too large, S too small a share of the steps), and earlier for a smaller training set. Paper: VGG-11's validation accuracy against β on 12k, 22.5k and 45k examples.
 
 # %% tags=["parameters"]
 profile = "quick"
-dataset = None  # None: the profile's dataset
-model = None  # None: the profile's model
+dataset = None  # None: the profile's dataset of the family (B2, B3)
+model = None  # None: the profile's model of the family ("mlp" for the MLP of the earlier quick profile)
+grid_dataset = None  # None: the profile's dataset of the B1 grid
+grid_model = None  # None: the profile's model of the B1 grid
 learning_rates = None  # None: the profile's η grid (B1)
 batch_sizes = None  # None: the profile's S grid (B1)
 base_lr = None  # η₀ of the family η = η₀β, S = S₀β (B2, B3)
 base_batch_size = None  # S₀
-betas = None
+betas = None  # the family's β (must include 1, the reference)
 train_sizes = None  # training set sizes of the family (None: the whole set)
 epochs = None  # of the family
 grid_epochs = None  # of the B1 grid
+seeds = None  # None: the profile's number of seeds, seed, seed + 1, ...; every number is a mean over them
 seed = 0
 device = "cpu"
 output_dir = ""
@@ -31,7 +34,13 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 # %% [markdown] tags=[]
 # ## Setup
 #
-# The **quick** profile: MNIST-1D, an MLP with two hidden layers of 100 units, plain SGD. B1 is a 3 × 3 grid over η ∈ {0.05, 0.1, 0.2} and S ∈ {32, 128, 512} (η/S spans a factor 64), 120 epochs each: at 40 epochs the low-η/S runs are still far from a minimum (training accuracy 43–67%), their Hessian still growing, and B1's ordering of sharpness does not hold yet (rank correlation of ‖H‖_F with η/S above −0.5); B1 is about the minima reached, so the grid trains three times longer. The family runs 40 epochs. The family of B2 and B3 is η = 0.025β, S = 16β for β ∈ {1, 4, 16, 32}, on the whole training set (4,000 examples) and on a subset of 1,000. Two more runs at η = 0.1 with S = 16 and S = 256 have four times and a quarter of the family's ratio: the contrast for B2. At the end of each run we measure λ₁ (Lanczos) and the Frobenius norm of the Hessian (Hutchinson, 10 probe vectors) on 1,000 training examples, in inference mode. Every epoch counts examples seen, so runs of one ratio travel the same "SDE time" η · steps. The **paper** profile follows the paper's VGG-11 on CIFAR-10 for a GPU (45k/5k split, augmentation), for the family (η = 0.1β, S = 50β, β ∈ {¼, 1, 4}, 12k/22.5k/45k examples) and the B1 grid η ∈ {0.005, 0.01, 0.05}, S ∈ {50, 250, 1000}.
+# **Quick profile: the MNIST-1D `cnn`** (two convolution blocks of width 32, 4,000 training and 1,000 test examples), plain SGD, 20 epochs, every number a mean over **two seeds** (`seed`, `seed + 1`). The `cnn` is the quick analogue of the papers' convnets: it reaches about 90% test accuracy where the MLP of the earlier quick profile (two hidden layers of 100 units, `model="mlp", grid_model="mlp"`) reaches about 60% and overfits, and it trains in 20 epochs where the MLP needed 120 to bring its low-η/S runs near a minimum. At a single seed the MLP's same-ratio pair and breakdown point flipped with the seed (B2 and B3 held at seed 1, not at seed 0); here every endpoint is averaged over two seeds and each line shape is measured per seed, then averaged.
+#
+# - **B1**: a 3 × 3 grid η ∈ {0.05, 0.1, 0.2} × S ∈ {32, 128, 512} (η/S spans a factor 64).
+# - **B2, B3**: the family η = 0.2β, S = 128β for β ∈ {¼, 1, 2, 4} (β = 1 is the `cnn`'s usual η = 0.2, S = 128), on the whole training set (4,000 examples) and on a subset of 1,000. B2 compares β = 1 with β = ¼ and β = 4 (the paper's pairs) against two contrast runs at β = 1's η with S = 32 and S = 512 (four times and a quarter of the family's ratio).
+# - At the end of each run: λ₁ (Lanczos) and the Frobenius norm of the Hessian (Hutchinson, 10 probe vectors) on 1,000 fixed training examples, in inference mode. Every epoch counts examples seen, so the runs of one ratio travel the same "SDE time" η · steps.
+#
+# **Paper profile** (for a GPU), as the paper ran it: B1 on Fashion-MNIST with a ReLU MLP, η ∈ {0.005, 0.01, 0.05} × S ∈ {50, 250, 1000}; the MLP's depth is **[verify]** (the first version of the paper says 20 layers, a later summary 4): we use 4 hidden layers of 256 units (the width is ours). B2/B3 on CIFAR-10 (45k/5k train/validation split, augmentation) with VGG-11, η = 0.1β, S = 50β (β = ¼ rounds S to 12), β ∈ {¼, 1, 4}, on 12k, 22.5k and 45k examples; accuracy is the validation accuracy. Deviations: 100 epochs for every run and one seed **[verify]**; the Hessian on 2,560 fixed unaugmented training examples.
 
 # %% tags=[]
 import dataclasses
@@ -40,45 +49,66 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, interpolation, plots, results, summaries
+from sgdlab import claims, data, interpolation, plots, results, summaries
+from sgdlab.clock import Every
 from sgdlab.finding import Finding
 from sgdlab.sweep import run_grid
 
 finding = Finding.open(
     "04_lr_batch_ratio", profile,
-    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
-                    base_lr=base_lr, base_batch_size=base_batch_size, betas=betas, train_sizes=train_sizes,
-                    epochs=epochs, grid_epochs=grid_epochs, seed=seed, device=device, output_dir=output_dir,
+    parameters=dict(dataset=dataset, model=model, grid_dataset=grid_dataset, grid_model=grid_model,
+                    learning_rates=learning_rates, batch_sizes=batch_sizes, base_lr=base_lr,
+                    base_batch_size=base_batch_size, betas=betas, train_sizes=train_sizes, epochs=epochs,
+                    grid_epochs=grid_epochs, seeds=seeds, seed=seed, device=device, output_dir=output_dir,
                     smoke=smoke),
-    common=dict(base_lr=0.025, top_k=1, probes=("losses", "eigen", "hessian_norm"), hutchinson_samples=10,
-                save_parameters=True),
-    quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.05, 0.1, 0.2], batch_sizes=[32, 128, 512],
-               base_batch_size=16, betas=[1, 4, 16, 32], train_sizes=[1000, None], epochs=40, grid_epochs=120,
+    common=dict(betas=[0.25, 1.0, 4.0], top_k=1, probes=("losses", "eigen", "hessian_norm"),
+                hutchinson_samples=10, save_parameters=True, grid_model_options={}),
+    quick=dict(dataset="mnist1d", model="cnn", grid_dataset="mnist1d", grid_model="cnn",
+               learning_rates=[0.05, 0.1, 0.2], batch_sizes=[32, 128, 512], base_lr=0.2, base_batch_size=128,
+               betas=[0.25, 1.0, 2.0, 4.0], train_sizes=[1000, None], epochs=20, grid_epochs=20, seeds=2,
                hessian_size=1000),
-    paper=dict(dataset="cifar10", model="vgg11", learning_rates=[0.005, 0.01, 0.05], batch_sizes=[50, 250, 1000],
-               base_batch_size=12.5, betas=[1, 4, 16], train_sizes=[12000, 22500, None], epochs=100, grid_epochs=100,
-               hessian_size=2560, augment=True, holdout="validation"),
-    smoke=dict(train_size=256, learning_rates=[0.1, 0.2], batch_sizes=[32, 128], betas=[1, 4], train_sizes=[128, 256],
-               epochs=2, grid_epochs=2, hessian_size=64),
+    paper=dict(dataset="cifar10", model="vgg11", grid_dataset="fashion_mnist", grid_model="mlp",
+               grid_model_options={"width": 256, "depth": 4}, learning_rates=[0.005, 0.01, 0.05],
+               batch_sizes=[50, 250, 1000], base_lr=0.1, base_batch_size=50, train_sizes=[12000, 22500, None], epochs=100,
+               grid_epochs=100, seeds=1, hessian_size=2560, augment=True, holdout="validation"),
+    smoke=dict(train_size=64, eval_size=64, learning_rates=[0.1, 0.2], batch_sizes=[8, 32], base_batch_size=8,
+               betas=[1.0, 4.0], train_sizes=[32, None], epochs=1, grid_epochs=1, seeds=1, hessian_size=16,
+               hutchinson_samples=2),
     cites=("jastrzebski2017",),
 )
 s = finding.settings
-base = finding.config(measure_every=s.epochs / 4)
-grid = {(lr, b): dataclasses.replace(base, lr=lr, batch_size=b, epochs=s.grid_epochs, measure_every=s.grid_epochs / 4)
-        for lr in s.learning_rates for b in s.batch_sizes}
+if 1.0 not in s.betas:
+    raise ValueError(f"betas must include 1 (the reference of the family), got {s.betas}")
+run_seeds = [seed + i for i in range(s.seeds)]
+grid_data = f"fake_{s.grid_dataset}" if finding.smoke and f"fake_{s.grid_dataset}" in data.FAKE else s.grid_dataset
+
+
+def at_end(config, epochs):
+    """``config`` for ``epochs`` epochs, its losses measured at the start and the end, its Hessian at the end."""
+    end = {name: Every(epochs=epochs, start=epochs) for name in ("eigen", "hessian_norm")}
+    return dataclasses.replace(config, epochs=epochs, measure_every=epochs, every=end)
+
+
+base = at_end(finding.config(), s.epochs)
+grid_base = at_end(dataclasses.replace(finding.config(), dataset=grid_data, model=s.grid_model,
+                                       model_options=s.grid_model_options,
+                                       augment=s.grid_dataset == s.dataset and base.augment), s.grid_epochs)
+grid = {(r, lr, b): dataclasses.replace(grid_base, lr=lr, batch_size=b, seed=r)
+        for r in run_seeds for lr in s.learning_rates for b in s.batch_sizes}
+full, largest = base.train_size, s.train_sizes[-1]  # the whole training set (None: all of it), its key
 family = {
-    (n, beta): dataclasses.replace(base, train_size=n, lr=s.base_lr * beta, batch_size=round(s.base_batch_size * beta))
-    for n in s.train_sizes for beta in s.betas
+    (n, beta, r): dataclasses.replace(base, train_size=n or full, lr=s.base_lr * beta,
+                                      batch_size=round(s.base_batch_size * beta), seed=r)
+    for n in s.train_sizes for beta in s.betas for r in run_seeds
 }
-full = s.train_sizes[-1]
-contrast_lr = s.base_lr * s.betas[1]
-contrast = {  # η fixed at the family's β = betas[1] value, S a quarter / four times its batch size
-    factor: dataclasses.replace(base, lr=contrast_lr, batch_size=round(s.base_batch_size * s.betas[1] / factor))
-    for factor in (4, 0.25)
+contrast = {  # β = 1's η, S a quarter / four times its batch size: 4× and ¼ of the family's ratio
+    (factor, r): dataclasses.replace(base, lr=s.base_lr, batch_size=round(s.base_batch_size / factor), seed=r)
+    for factor in (4, 0.25) for r in run_seeds
 }
-print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs")
-print(f"B1 grid η {s.learning_rates} × S {s.batch_sizes}")
-print(f"family η = {s.base_lr}β, S = {s.base_batch_size}β, β {s.betas}, training sizes {s.train_sizes}")
+print(f"{s.profile} profile, seeds {run_seeds}")
+print(f"B1: {s.grid_model} on {grid_data}, {s.grid_epochs} epochs, η {s.learning_rates} × S {s.batch_sizes}")
+print(f"B2, B3: {s.model} on {base.dataset}, {s.epochs} epochs, η = {s.base_lr}β, S = {s.base_batch_size}β, "
+      f"β {s.betas}, training sizes {s.train_sizes}")
 
 # %% [markdown] tags=[]
 # ## Run
@@ -90,20 +120,20 @@ grid_runs, family_runs, contrast_runs = (run_grid(configs, progress=False) for c
 
 
 def endpoints(ds):
-    """Sharpness and accuracy at the end of each run of ``ds`` (runs side by side along ``epoch``)."""
+    """Sharpness and accuracy at the end of each run of ``ds``."""
     return xr.Dataset({"lambda1": summaries.final(ds["lambda"].sel(eig=1)),
                        "hessian_fro": summaries.final(ds["hessian_frobenius"]),
                        "test_acc": summaries.final(ds["test_acc"]), "train_acc": summaries.final(ds["train_acc"])})
 
 
-b1_grid = results.load_grid(grid_runs, ["lr", "batch_size"])
-b1 = endpoints(b1_grid).assign(ratio=b1_grid.lr / b1_grid.batch_size)
+b1_grid = results.load_grid(grid_runs, ["seed", "lr", "batch_size"])
+b1 = endpoints(b1_grid).mean("seed").assign(ratio=b1_grid.lr / b1_grid.batch_size)
 results.save(b1, finding.out / "b1_endpoints.nc")
 all_runs = [*grid_runs.values(), *family_runs.values(), *contrast_runs.values()]
 print(f"{len(all_runs)} runs, {sum(int(r.attrs['diverged']) for r in all_runs)} diverged; results in {finding.out}")
 
 # %% [markdown] tags=[]
-# ## B1 — sharpness and accuracy against η/S
+# ## B1 — sharpness and accuracy against η/S (means over seeds)
 
 # %% tags=[]
 plots.use_style()
@@ -116,7 +146,8 @@ for ax, var, label in zip(axes, ["lambda1", "hessian_fro", "test_acc"], ["$\\lam
     ax.set_xlabel("η / S")
     ax.set_ylabel(label)
 axes[0].legend(frameon=False)
-fig.suptitle(f"Endpoints of the η × S grid — {s.model} on {s.dataset}, {s.grid_epochs} epochs")
+fig.suptitle(f"Endpoints of the η × S grid — {s.grid_model} on {grid_data}, {s.grid_epochs} epochs, "
+             f"mean of {len(run_seeds)} seeds")
 finding.save_figure(fig, "b1_ratio")
 plt.show()
 for r in (b1.sel(lr=lr, batch_size=b) for lr in b1.lr.values for b in b1.batch_size.values):
@@ -126,17 +157,27 @@ for r in (b1.sel(lr=lr, batch_size=b) for lr in b1.lr.values for b in b1.batch_s
 # %% [markdown] tags=[]
 # ## B2 — the family η = η₀β, S = S₀β, and the loss along lines between endpoints
 #
-# Lines start at the endpoint θ₁ of the family's second member (β = 4 in the quick profile) and pass through the endpoint θ₂ of: the family's first member (same ratio), and the two contrast runs (4× and ¼ the ratio), for α ∈ [−1, 2]. At α < 0 the line leaves θ₁ on the far side from θ₂, at α > 1 it leaves θ₂ beyond it.
+# Lines start at the endpoint θ₁ of β = 1 and pass through the endpoint θ₂ of a run of the same seed: the family's β = ¼ and β = 4 (same ratio), and the two contrast runs (4× and ¼ the ratio), for α ∈ [−1, 2]. At α < 0 the line leaves θ₁ on the far side from θ₂, at α > 1 it leaves θ₂ beyond it. The figure shows the first seed.
 
 # %% tags=[]
-reference = family_runs[full, s.betas[1]]
-partners = {f"same η/S (β={s.betas[0]:g})": family_runs[full, s.betas[0]],
-            "4× η/S": contrast_runs[4], "¼ η/S": contrast_runs[0.25]}
-lines = {name: interpolation.between(reference, run) for name, run in partners.items()}
-results.save(xr.concat(list(lines.values()), dim=xr.DataArray(list(lines), dims="partner")),
-             finding.out / "b2_interpolation.nc")
+b2_betas = [beta for beta in s.betas if beta in (0.25, 4.0)] or [beta for beta in s.betas if beta != 1.0]
+partner_keys = {**{f"same η/S (β={beta:g})": ("family", beta) for beta in b2_betas},
+                "4× η/S": ("contrast", 4), "¼ η/S": ("contrast", 0.25)}
+
+
+def partner(key, r):
+    kind, value = key
+    return family_runs[largest, value, r] if kind == "family" else contrast_runs[value, r]
+
+
+alphas = (-1.0, 0.0, 1.0, 2.0) if finding.smoke else np.linspace(-1.0, 2.0, 13)  # steps of ¼; smoke: the shape's points
+lines = xr.concat([xr.concat([interpolation.between(family_runs[largest, 1.0, r], partner(key, r), alphas)
+                              for key in partner_keys.values()], dim=xr.DataArray(list(partner_keys), dims="partner"))
+                   for r in run_seeds], dim=xr.DataArray(run_seeds, dims="seed"))
+results.save(lines, finding.out / "b2_interpolation.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for name, line in lines.items():
+for name in partner_keys:
+    line = lines.sel(partner=name, seed=run_seeds[0])
     axes[0].plot(line.alpha, line.train_loss, label=name)
     axes[1].plot(line.alpha, line.test_acc, label=name)
 for ax, label in zip(axes, ["training loss", "test accuracy"]):
@@ -146,29 +187,38 @@ for ax, label in zip(axes, ["training loss", "test accuracy"]):
     ax.set_ylabel(label)
 axes[0].set_yscale("log")
 axes[0].legend(frameon=False)
-fig.suptitle(f"From the β={s.betas[1]:g} endpoint θ₁ through another endpoint θ₂")
-caption = (f"Training loss and test accuracy on the line from the β={s.betas[1]:g} endpoint θ₁ (α=0) through "
-           "another endpoint θ₂ (α=1): one with the same η/S, and ones with 4× and ¼ of it.")
+fig.suptitle(f"From the β=1 endpoint θ₁ through another endpoint θ₂ (seed {run_seeds[0]})")
+caption = ("Training loss and test accuracy on the line from the β=1 endpoint θ₁ (α=0) through another endpoint "
+           "θ₂ (α=1): ones with the same η/S, and ones with 4× and ¼ of it.")
 finding.save_figure(fig, "b2_interpolation", caption=caption)
 plt.show()
 
 
 # %% [markdown] tags=[]
-# **Shape of a line.** Each endpoint's width along the line is the loss it gains when the line moves one segment length beyond it: rise₁ = L(α = −1) − L(0) beyond θ₁, rise₂ = L(2) − L(1) beyond θ₂. The shape statistic is |log(rise₂ / rise₁)|: zero when both ends are equally wide.
+# **Shape of a line.** Each endpoint's width along the line is the loss it gains when the line moves one segment length beyond it: rise₁ = L(α = −1) − L(0) beyond θ₁, rise₂ = L(2) − L(1) beyond θ₂. The shape statistic is |log(rise₂ / rise₁)|: zero when both ends are equally wide. It is measured on each seed's line, then averaged over seeds; sharpness and accuracy are compared as means over seeds.
 
 # %% tags=[]
 def asymmetry(line):
-    """|log(rise beyond θ₂ / rise beyond θ₁)| of a line's training loss."""
+    """|log(rise beyond θ₂ / rise beyond θ₁)| of a line's training loss (along the other dims)."""
     loss = line.train_loss
-    rise_first = float(loss.sel(alpha=-1.0) - loss.sel(alpha=0.0))
-    rise_second = float(loss.sel(alpha=2.0) - loss.sel(alpha=1.0))
-    return abs(np.log(rise_second / rise_first))
+    rise_first = loss.sel(alpha=-1.0) - loss.sel(alpha=0.0)
+    rise_second = loss.sel(alpha=2.0) - loss.sel(alpha=1.0)
+    return np.abs(np.log(rise_second / rise_first))
 
 
-ends = endpoints(results.stack({"reference": reference, **partners}, "run"))
-compare = {name: {"lambda1": abs(float(ends.lambda1.sel(run=name) - ends.lambda1.sel(run="reference"))),
-                  "test_acc": abs(float(ends.test_acc.sel(run=name) - ends.test_acc.sel(run="reference"))),
-                  "asymmetry": asymmetry(lines[name])} for name in partners}
+def mean_end(runs):
+    """The seed-mean endpoint of a list of runs (one per seed)."""
+    return endpoints(results.stack(dict(zip(map(str, run_seeds), runs)), "seed")).mean("seed")
+
+
+reference = mean_end([family_runs[largest, 1.0, r] for r in run_seeds])
+shape = asymmetry(lines).mean("seed")
+compare = {}
+for name, key in partner_keys.items():
+    ends = mean_end([partner(key, r) for r in run_seeds])
+    compare[name] = {"lambda1": abs(float(ends.lambda1 - reference.lambda1)),
+                     "test_acc": abs(float(ends.test_acc - reference.test_acc)),
+                     "asymmetry": float(shape.sel(partner=name))}
 for name, row in compare.items():
     print(f"{name:>16}: |Δλ1| {row['lambda1']:6.2f}  |Δ test acc| {row['test_acc']:.3f}  line asymmetry {row['asymmetry']:.2f}")
 
@@ -176,7 +226,8 @@ for name, row in compare.items():
 # ## B3 — where the invariance breaks
 
 # %% tags=[]
-fam = {n: endpoints(results.load_grid([family_runs[n, beta] for beta in s.betas], ["lr"])) for n in s.train_sizes}
+fam = {n: endpoints(results.load_grid([family_runs[n, beta, r] for beta in s.betas for r in run_seeds],
+                                      ["lr", "seed"])).mean("seed") for n in s.train_sizes}
 results.save(xr.concat(list(fam.values()), dim=xr.DataArray([n or 0 for n in fam], dims="train_size")),
              finding.out / "b3_family.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -189,7 +240,7 @@ for ax, label in zip(axes, ["test accuracy", "$\\lambda_1$ at the end"]):
     ax.set_xlabel("β  (η = η₀β, S = S₀β)")
     ax.set_ylabel(label)
 axes[0].legend(frameon=False)
-fig.suptitle("One ratio η/S, growing β")
+fig.suptitle(f"One ratio η/S, growing β (mean of {len(run_seeds)} seeds)")
 caption = ("Test accuracy and final λ₁ along the family η = η₀β, S = S₀β (one ratio η/S), on the full training "
            "set and on a subset: invariance in β holds up to a point, which comes earlier on less data.")
 finding.save_figure(fig, "b3_breakdown", caption=caption)
@@ -200,14 +251,15 @@ for n, rows in fam.items():
 # %% [markdown] tags=[]
 # ## Verdict
 #
-# Thresholds, fixed before the runs:
+# Thresholds, fixed from the paper's words before the runs; every number is a mean over the seeds:
 #
-# - **B1.sharpness-vs-ratio**: over the 9 grid endpoints, the rank correlation of λ₁ with η/S is at most −0.5, and so is that of ‖H‖_F (sharpness falls as η/S grows).
-# - **B1.accuracy-vs-ratio**: the rank correlation of test accuracy with η/S is at least +0.5 (accuracy does not fall; it rises).
-# - **B2.same-ratio-agrees**: the same-ratio pair (β = 1 and 4) differs less than either contrast pair (4× and ¼ the ratio) in all three of λ₁, test accuracy and line asymmetry.
-# - **B3.breakdown**: the invariance holds at β while the test accuracy stays within 0.044 of β = 1's: two binomial standard errors of a difference of two accuracies on 1,000 test examples at ≈ 60% (2·√2·√(0.6·0.4/1000)). The smallest β beyond that is the breakdown point; it must exist for the smaller training set and come earlier than for the larger one (never breaking counts as later).
-#
-# **What does not reproduce robustly at the quick scale.** B2 and B3 hold at seed 1 but not at seed 0: at seed 0 the same-ratio pair (β = 1 and 4) ends 1.89 apart in λ₁, more than the ¼ η/S contrast (1.43), and the full set's test accuracy drifts 0.05 at β = 16, past the 0.044 tolerance, before the 1,000-example set breaks at β = 32. A verdict that flips with the seed is not a reproduction, so both are marked as known failures at this scale; averaging over seeds or more test examples is open work.
+# - **B1.sharpness-vs-ratio**: over the 9 grid endpoints, the rank correlation of the Hessian norm ‖H‖_F (the paper's measure) with η/S is at most −0.5. The correlation of λ₁ is reported, not required.
+# - **B1.accuracy-vs-ratio**: the rank correlation of test (paper: validation) accuracy with η/S is at least +0.5.
+# - **B2.same-ratio-agrees**: each same-ratio pair (β = 1 with β = ¼, and with β = 4) differs less than both contrast pairs (4× and ¼ the ratio) in each of λ₁, test accuracy and line asymmetry.
+# - **B3.breakdown**: the invariance holds at β > 1 while the test accuracy has not fallen more than two binomial standard errors of a difference of two accuracies below β = 1's (2·√(2p(1−p)/n), p the accuracy at β = 1 of that training set, n the test examples). The smallest β > 1 beyond that is the breakdown point; it must exist for the smallest training set and come earlier than for the whole set (never breaking counts as later).
+
+# %% [markdown] tags=[]
+# **What reproduces at the quick scale.** B1 does: across the grid the Hessian norm falls and the test accuracy rises with η/S (rank correlations in `claims.json`; the low-η/S runs with large batches end both sharper and far less accurate). **B2 and B3 do not.** At β = 4 (η = 0.8, S = 512, an eighth of the 4,000 examples per step, 160 steps in all) the whole set is already past the breakdown: at seed 0 the pair (1, 4) differs in test accuracy by 0.177 (contrasts 0.093 and 0.304) and in line asymmetry by 2.48 (contrasts 2.49 and 1.17), and the pair (1, ¼) agrees in accuracy (0.030) but differs more in λ₁ (4.42) than the ¼ η/S contrast (2.18). The paper's pair (S = 200 of 45,000 examples) lies well inside the invariant regime. For B3 the 1,000-example set trains only 160 steps at β = 1 (test accuracy 0.42 at seed 0), so its drop with β is not larger than the whole set's: at seed 0 both sets first break at β = 4 (drops 0.25 and 0.18 against tolerances 0.044 and 0.032), at seed 2 both at β = 2. The earlier quick profile (an MLP, η = 0.025β, S = 16β, β up to 32, one seed) passed both at seed 1 and failed at seed 0. Both are known failures at this scale; training the family longer (in steps, not epochs) is the next scale to try, and the paper profile checks them at the paper's scale.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
@@ -215,34 +267,42 @@ runs_b1 = b1.stack(run=["lr", "batch_size"])  # the grid's endpoints in one list
 rho_lambda = claims.rank_correlation(runs_b1.ratio, runs_b1.lambda1)
 rho_fro = claims.rank_correlation(runs_b1.ratio, runs_b1.hessian_fro)
 rho_acc = claims.rank_correlation(runs_b1.ratio, runs_b1.test_acc)
-same_name, *contrast_names = list(compare)
-TOLERANCE = 2 * np.sqrt(2) * np.sqrt(0.6 * 0.4 / 1000)
+same_names = [name for name in compare if name.startswith("same")]
+contrast_names = [name for name in compare if name not in same_names]
+n_test = len(data.load(base.dataset, holdout=base.holdout, seed=seed).y_test)
+n_test = min(n_test, base.eval_size or n_test)
 
 
 def breakdown(rows):
-    drift = np.abs(rows.test_acc.values - rows.test_acc.values[0])
-    broken = [beta for beta, d in zip(s.betas, drift) if d > TOLERANCE]
-    return min(broken) if broken else float("inf")
+    """The smallest β > 1 whose accuracy fell below β = 1's by more than the tolerance (inf: none), and the tolerance."""
+    p = float(rows.test_acc.sel(lr=s.base_lr))
+    tolerance = 2 * np.sqrt(2 * p * (1 - p) / n_test)
+    fallen = [beta for beta, acc in zip(s.betas, rows.test_acc.values) if beta > 1 and acc < p - tolerance]
+    return (min(fallen) if fallen else float("inf")), tolerance
 
 
 breaks = {str(n or "all"): breakdown(rows) for n, rows in fam.items()}
-small, large = breaks[str(s.train_sizes[0])], breaks[str(s.train_sizes[-1] or "all")]
+small, large = breaks[str(s.train_sizes[0])][0], breaks[str(s.train_sizes[-1] or "all")][0]
 verdicts = [
-    claims.claim("B1.sharpness-vs-ratio", "a higher η/S ends in a flatter region (λ1 and ‖H‖F fall)",
-                 rho_lambda <= -0.5 and rho_fro <= -0.5, spearman_lambda1=rho_lambda, spearman_fro=rho_fro),
-    claims.claim("B1.accuracy-vs-ratio", "a higher η/S generalises at least as well (test accuracy rises)",
+    claims.claim("B1.sharpness-vs-ratio", "a higher η/S ends in a flatter region (the Hessian norm falls)",
+                 rho_fro <= -0.5, spearman_fro=rho_fro, spearman_lambda1=rho_lambda),
+    claims.claim("B1.accuracy-vs-ratio", "a higher η/S generalises better (test accuracy rises)",
                  rho_acc >= 0.5, spearman=rho_acc),
     claims.claim("B2.same-ratio-agrees", "same η/S, different β: same sharpness, accuracy and line shape",
-                 all(compare[same_name][k] < min(compare[c][k] for c in contrast_names) for k in compare[same_name]),
-                 differences=compare),
+                 all(compare[same][k] < min(compare[c][k] for c in contrast_names)
+                     for same in same_names for k in compare[same]), differences=compare),
     claims.claim("B3.breakdown", "invariance breaks at large β, earlier for the smaller training set",
-                 small < float("inf") and small < large, breakdown_beta=breaks, tolerance=TOLERANCE),
+                 small < float("inf") and small < large,
+                 breakdown_beta={k: b for k, (b, _) in breaks.items()}, tolerance={k: t for k, (_, t) in breaks.items()},
+                 test_acc={str(n or "all"): rows.test_acc.values for n, rows in fam.items()}),
 ]
 finding.report(verdicts, known_failures={"quick": {
-    "B2.same-ratio-agrees": "seed-dependent at this scale: at seed 0 the same-ratio pair differs in λ1 by 1.89, more "
-                            "than the ¼ η/S contrast (1.43); at seed 1 all of B2 holds",
-    "B3.breakdown": "seed-dependent at this scale: at seed 0 the full set's test accuracy drifts 0.05 at β = 16 "
-                    "(tolerance 0.044), before the 1,000-example set breaks (β = 32); at seed 1 it holds",
+    "B2.same-ratio-agrees": "β = 4 (η = 0.8, S = 512 of 4,000 examples, 160 steps) is past the breakdown: at seed 0 "
+                            "its accuracy differs by 0.177 (contrasts 0.093, 0.304), line asymmetry 2.48 (2.49, 1.17); "
+                            "β = ¼ differs in λ1 by 4.42, more than the ¼ η/S contrast (2.18)",
+    "B3.breakdown": "the 1,000-example set is undertrained at β = 1 (test accuracy 0.42 at seed 0) and breaks no "
+                    "earlier than the whole set: both at β = 4 at seed 0 (drops 0.25, 0.18; tolerances 0.044, "
+                    "0.032), both at β = 2 at seed 2",
 }})
 
 # %% [markdown]

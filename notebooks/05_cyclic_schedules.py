@@ -3,16 +3,17 @@
 #
 # *Jastrzębski et al., Three Factors Influencing Minima in SGD, 2017.*
 #
-# **B4.** If only η/S matters, a schedule of the batch size can replace a schedule of the learning rate. A cyclic batch size (S 640 ↔ 128) matches a cyclic learning rate (η 0.001 ↔ 0.005) with the same η/S trajectory: both reach the same test accuracy (paper: 89.39% and 89.24%), better than the constant schedules at the low ratio, and both alternate between sharper regions (low η/S) and wider ones (high η/S).
+# **B4.** If only η/S matters, a schedule of the batch size can replace a schedule of the learning rate. A cyclic batch size (S 128 ↔ 640 at η = 0.005) matches a cyclic learning rate (η 0.001 ↔ 0.005 at S = 128) with the same η/S trajectory: test accuracy 89.39% vs 89.24%, against 87.25% (S 128, η 0.001) and 86.92% (S 640, η 0.005) for the constant schedules; with 15-epoch stages repeated 8 times, 89.9 ± 0.2% vs 90.2 ± 0.1%. The two cyclic schedules switch between sharper regions (low η/S) and wider ones (high η/S) **provided a stage of high noise lasts long enough to mix**; half-cycles of 4 and 15 epochs were tried, over several seeds.
 
 # %% tags=["parameters"]
 profile = "quick"
 dataset = None  # None: the profile's dataset
-model = None  # None: the profile's model
+model = None  # None: the profile's model ("mlp" for the MLP of the earlier quick profile)
 lr_range = None  # [low, high] learning rate of the cyclic learning rate, at batch size batch_range[0]
 batch_range = None  # [low, high] batch size of the cyclic batch size, at learning rate lr_range[1]
-step_size = None  # half a cycle, in epochs
-epochs = None
+stages = None  # stage lengths tried (epochs of one stage, half a cycle)
+cycles = None  # cycles (one high-noise and one low-noise stage each) of every run
+seeds = None  # None: the profile's number of seeds, seed, seed + 1, ...; every number is a mean over them
 seed = 0
 device = "cpu"
 output_dir = ""
@@ -21,7 +22,11 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 # %% [markdown] tags=[]
 # ## Setup
 #
-# Four runs. **Cyclic η**: η moves linearly between its low and high value (triangle, half a cycle = `step_size` epochs) at the small batch size. **Cyclic S**: η fixed at its high value, S moves between its high and low value so that η/S follows exactly the same triangle (1/S moves linearly). Two constant runs sit at the cycle's low ratio: (low η, small S) and (high η, large S). The **quick** profile: MNIST-1D, an MLP with two hidden layers of 100 units, η ∈ [0.02, 0.1] at S = 32, S ∈ [32, 160] at η = 0.1, half cycles of 5 epochs, 30 epochs; λ₁ every epoch on 1,000 training examples. The **paper** profile is the paper's: CIFAR-10, VGG-11, η ∈ [0.001, 0.005], S ∈ [128, 640], for a GPU.
+# For each stage length L, four runs of 2·L·`cycles` epochs. **Cyclic η**: at the small batch size S_low, η alternates between its high value (a high-noise stage of L epochs) and its low value (a low-noise stage). **Cyclic S**: η fixed at its high value, S alternates between S_low and S_high = S_low · η_high/η_low, so η/S is the same as the cyclic-η run's in every stage. Two constant runs sit at the cycles' low ratio: (η_low, S_low) and (η_high, S_high). The schedule is discrete, one value per stage, as the paper's "stages" suggest (its exact shape is **[verify]**; sgdlab also has a triangular cycle, `schedules.Triangular`). λ₁ is measured (Lanczos, inference mode, fixed training examples) at the middle and the end of every stage.
+#
+# **Quick profile: the MNIST-1D `cnn`** (two convolution blocks of width 32; 4,000 training examples), η ∈ {0.04, 0.2} at S = 128, S ∈ {128, 640} at η = 0.2 (the paper's factor of 5 in η/S), stages of 5 epochs, 3 cycles (30 epochs), λ₁ on 500 examples, **four seeds** averaged (with two, the trajectory claim and the mixing test flipped with the seed). The `cnn` reaches about 90% test accuracy, like the paper's networks, where the MLP of the earlier quick profile (`model="mlp"`) reached about 60% and overfitted: its λ₁ hovered near one value after the first cycle, with no phase-locked swings, and its training loss went to zero.
+#
+# **Paper profile** (for a GPU): CIFAR-10 (45k/5k split, augmentation), VGG-11, η ∈ {0.001, 0.005}, S ∈ {128, 640}, stages of 15 epochs repeated 8 times (4 cycles, 120 epochs) and stages of 4 epochs over the same 120 epochs, three seeds **[verify]** ("several"), λ₁ on 2,560 fixed unaugmented training examples.
 
 # %% tags=[]
 import dataclasses
@@ -31,128 +36,163 @@ import numpy as np
 
 from sgdlab import claims, plots, results, summaries
 from sgdlab.finding import Finding
-from sgdlab.schedules import Triangular
+from sgdlab.schedules import Alternating
 from sgdlab.sweep import run_grid
 
 finding = Finding.open(
     "05_cyclic_schedules", profile,
-    parameters=dict(dataset=dataset, model=model, lr_range=lr_range, batch_range=batch_range, step_size=step_size,
-                    epochs=epochs, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
-    common=dict(measure_every=1.0, top_k=1),
-    quick=dict(dataset="mnist1d", model="mlp", lr_range=[0.02, 0.1], batch_range=[32, 160], step_size=5, epochs=30,
-               hessian_size=1000),
-    paper=dict(dataset="cifar10", model="vgg11", lr_range=[0.001, 0.005], batch_range=[128, 640], step_size=15,
-               epochs=150, hessian_size=2560, augment=True, holdout="validation"),
-    smoke=dict(train_size=256, step_size=1, epochs=2, hessian_size=64),
+    parameters=dict(dataset=dataset, model=model, lr_range=lr_range, batch_range=batch_range, stages=stages,
+                    cycles=cycles, seeds=seeds, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    common=dict(top_k=1, probes=("losses", "eigen")),
+    quick=dict(dataset="mnist1d", model="cnn", lr_range=[0.04, 0.2], batch_range=[128, 640], stages=[5.0],
+               cycles=3, seeds=4, hessian_size=500),
+    paper=dict(dataset="cifar10", model="vgg11", lr_range=[0.001, 0.005], batch_range=[128, 640],
+               stages=[15.0, 4.0], cycles=4, seeds=3, hessian_size=2560, augment=True, holdout="validation"),
+    smoke=dict(train_size=64, eval_size=64, batch_range=[8, 40], stages=[0.5], cycles=1, seeds=1, hessian_size=16),
     cites=("jastrzebski2017",),
 )
 s = finding.settings
-base = finding.config()
 (lr_low, lr_high), (s_low, s_high) = s.lr_range, s.batch_range
-configs = {
-    "cyclic η": dataclasses.replace(base, batch_size=s_low, lr_schedule=Triangular(lr_low, lr_high, s.step_size)),
-    "cyclic S": dataclasses.replace(base, lr=lr_high,
-                                    batch_schedule=Triangular(s_high, s_low, s.step_size, reciprocal=True)),
-    f"constant η={lr_low:g}, S={s_low}": dataclasses.replace(base, lr=lr_low, batch_size=s_low),
-    f"constant η={lr_high:g}, S={s_high}": dataclasses.replace(base, lr=lr_high, batch_size=s_high),
-}
-print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs, half cycle {s.step_size} epochs")
+run_seeds = [seed + i for i in range(s.seeds)]
+epochs = 2 * s.cycles * s.stages[0]  # every stage length runs as long as the first (the paper: 120 epochs)
+
+
+def schedules_at(stage):
+    """The four runs at stage length ``stage``, by name."""
+    base = finding.config(epochs=epochs, measure_every=stage / 2)
+    return {
+        "cyclic η": dataclasses.replace(base, batch_size=s_low, lr_schedule=Alternating(lr_high, lr_low, stage)),
+        "cyclic S": dataclasses.replace(base, lr=lr_high, batch_size=s_low,
+                                        batch_schedule=Alternating(s_low, s_high, stage)),
+        f"constant η={lr_low:g}, S={s_low}": dataclasses.replace(base, lr=lr_low, batch_size=s_low),
+        f"constant η={lr_high:g}, S={s_high}": dataclasses.replace(base, lr=lr_high, batch_size=s_high),
+    }
+
+
+configs = {(stage, name, r): dataclasses.replace(config, seed=r)
+           for stage in s.stages for name, config in schedules_at(stage).items() for r in run_seeds}
+names = list(schedules_at(s.stages[0]))
+cyclic, constant = names[:2], names[2:]
+print(f"{s.profile} profile: {s.model} on {s.dataset}, {epochs:g} epochs, stages of {s.stages} epochs, "
+      f"seeds {run_seeds}")
 
 # %% [markdown] tags=[]
 # ## Run
 #
-# The four runs side by side along `schedule`. Each run is measured on its own clock (the cyclic-S run's steps change length), so a run holds NaN at the others' measurement times.
+# Each run is measured on its own clock (the cyclic-S run's steps change length), so λ₁ is read at the measurement nearest each half stage. The constant runs do not depend on the stage length except through when they are measured.
 
 # %% tags=[]
-runs = results.stack(run_grid(configs, progress=False), "schedule")
-results.save(runs, finding.out / "cyclic_schedules.nc")
-lambda1 = runs["lambda"].sel(eig=1)
-final_acc, final_lambda = summaries.final(runs.test_acc), summaries.final(lambda1)
-for name in configs:
-    print(f"{name:>24}: final test acc {float(final_acc.sel(schedule=name)):.3f}, "
-          f"final λ1 {float(final_lambda.sel(schedule=name)):.2f}")
+raw = run_grid(configs, progress=False)
+runs = {key: ds.swap_dims(step="epoch") for key, ds in raw.items()}  # each run along its own epochs
+
+
+def at_half_stages(stage, name):
+    """λ₁ (seeds × half stages 0, ½L, L, …) and final test accuracy (seeds) of one schedule."""
+    times = np.arange(0, epochs + 1e-9, stage / 2)
+    lam = [summaries.measured(runs[stage, name, r]["lambda"].sel(eig=1)).sel(epoch=times, method="nearest").values
+           for r in run_seeds]
+    acc = [float(summaries.final(runs[stage, name, r].test_acc)) for r in run_seeds]
+    return np.array(lam), np.array(acc)
+
+
+measured = {(stage, name): at_half_stages(stage, name) for stage in s.stages for name in names}
+for stage in s.stages:
+    results.save(results.stack({f"{name} seed {r}": raw[stage, name, r] for name in names for r in run_seeds},
+                               "run"), finding.out / f"cyclic_schedules_stage{stage:g}.nc")
+    for name in names:
+        lam, acc = measured[stage, name]
+        print(f"L={stage:g} {name:>24}: final test acc {acc.mean():.3f} (seeds {np.round(acc, 3)}), "
+              f"final λ1 {lam[:, -1].mean():.2f}")
 
 # %% [markdown] tags=[]
 # ## Sharpness and accuracy along training
 #
-# Shaded: the phases where η/S is above the middle of its range.
+# Shaded: the high-noise stages (high η/S). Means over seeds.
 
 # %% tags=[]
 plots.use_style()
-cyclic_lr_epochs = summaries.measured(lambda1.sel(schedule="cyclic η")).epoch.values
-ratio = np.array([configs["cyclic η"].lr_schedule.at(e) for e in cyclic_lr_epochs]) / s_low
-fig, axes = plt.subplots(1, 3, figsize=(16, 4))
-for name in configs:
-    run = summaries.measured(runs.sel(schedule=name))
-    axes[0].plot(run.epoch, run["lambda"].sel(eig=1), label=name)
-    axes[1].plot(run.epoch, run.test_acc, label=name)
-axes[2].plot(cyclic_lr_epochs, ratio, color="k")
-for ax, label in zip(axes, ["$\\lambda_1$", "test accuracy", "η/S of both cyclic runs"]):
-    for start in np.arange(0, s.epochs, 2 * s.step_size):
-        ax.axvspan(start + s.step_size / 2, start + 1.5 * s.step_size, color="0.92", zorder=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(label)
-axes[0].set_yscale("log")
-axes[0].legend(frameon=False)
-fig.suptitle(f"Cyclic η vs cyclic S — {s.model} on {s.dataset}")
+fig, axes = plt.subplots(len(s.stages), 2, figsize=(12, 4 * len(s.stages)), squeeze=False)
+for row, stage in zip(axes, s.stages):
+    times = np.arange(0, epochs + 1e-9, stage / 2)
+    for name in names:
+        row[0].plot(times, measured[stage, name][0].mean(0), label=name)
+        mean_acc = np.mean([summaries.measured(runs[stage, name, r].test_acc).values for r in run_seeds], axis=0)
+        row[1].plot(summaries.measured(runs[stage, name, run_seeds[0]].test_acc).epoch, mean_acc, label=name)
+    for ax, label in zip(row, ["$\\lambda_1$", "test accuracy"]):
+        for start in np.arange(0, epochs, 2 * stage):
+            ax.axvspan(start, start + stage, color="0.92", zorder=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(f"stages of {stage:g} epochs")
+    row[0].set_yscale("log")
+axes[0][0].legend(frameon=False)
+fig.suptitle(f"Cyclic η vs cyclic S — {s.model} on {s.dataset}, mean of {len(run_seeds)} seeds")
 finding.save_figure(fig, "cyclic_schedules")
 plt.show()
 
 # %% [markdown] tags=[]
 # ## Verdict
 #
-# Thresholds, fixed before the runs:
+# Thresholds, fixed from the paper's words before the runs. λ₁ enters as log λ₁ averaged over seeds at each half stage; accuracy as the final test (paper: validation) accuracy averaged over seeds. Accuracy and trajectory are read at the first stage length (the paper's 15-epoch stages).
 #
-# - **B4.same-accuracy**: the two cyclic runs' final test accuracies differ by less than half the smallest gap between a cyclic run and a constant run (they differ far less from each other than from another η/S).
-# - **B4.same-sharpness-trajectory**: the mean over measurements (after the first epoch) of |log λ₁(cyclic η) − log λ₁(cyclic S)| is less than half of the same distance from either cyclic run to either constant run.
-# - **B4.alternating-phases**: in both cyclic runs, λ₁ at every end of a high-η/S phase (epochs step_size, 3·step_size, …) is lower than at the ends of the neighbouring low-η/S phases (epochs 2·step_size, 4·step_size, …; initialisation excluded).
-#
-# **The first two hold; the third does not at this scale.** The two cyclic runs end within half a point of test accuracy of each other, about four points above both constant runs at the cycle's low ratio, and their λ₁ trajectories nearly coincide (mean log-distance about a sixth of that to the constant runs). But after the first cycle λ₁ of both cyclic runs hovers around one value (≈ 7, swinging by ±10% without following the phases): this small model does not move between sharper and wider regions within 5-epoch half cycles. The claim is marked as a known failure at the quick scale.
-#
-# **Larger scales tried (same claims, same thresholds), none reproduces the alternation.** Measured values of λ₁ at the ends of the high-η/S phases (epochs step_size, 3·step_size) against the ends of the low-η/S phases (2·step_size, 4·step_size), cyclic η | cyclic S:
-#
-# | setting | wall (2 shared cores) | λ₁ at high-η/S ends | λ₁ at low-η/S ends | other two claims |
-# | --- | --- | --- | --- | --- |
-# | quick ranges, half cycles of 10 epochs, 40 epochs | 30 s | 9.9, 7.3 \| 6.5, 8.8 | 7.4, 7.6 \| 7.0, 7.4 | trajectory holds; accuracy fails (gap 0.015 vs half-gap 0.013) |
-# | η ∈ [0.01, 0.2], S ∈ [32, 640], half cycles of 10 epochs, 40 epochs | 30 s | 8.7, 5.8 \| 4.1, 5.3 | 5.1, 3.0 \| 4.7, 2.6 | both hold |
-# | η ∈ [0.01, 0.2], S ∈ [32, 640], half cycles of 20 epochs, 80 epochs | 107 s | 5.3, 2.4 \| 5.0, 1.7 | 3.0, 0.8 \| 3.0, 0.8 | both hold |
-# | as the row above but 40 epochs and hidden width 32 | 54 s | 5.2, 3.9 \| 5.1, 5.2 | 4.5, 4.1 \| 4.5, 4.0 | both hold |
-#
-# With the wider ratio range the two cyclic runs still agree closely with each other (test accuracy 0.666 vs 0.662, against 0.59 and 0.58 for the constant runs, with half cycles of 20 epochs) and end much flatter than the constant runs (λ₁ ≈ 0.8 vs ≈ 9.5), but their λ₁ falls through training almost regardless of the phase: the cyclic runs fit the 4,000 training examples, and the curvature of the cross-entropy fades as the training loss goes to zero, which outweighs any phase effect; where the phases show at all, λ₁ tends to rise while η/S rises. A model narrower than the data (width 32) keeps λ₁ near 4–5 after the first cycle without phase-locked swings. The paper's setting (VGG-11 on augmented CIFAR-10, where the training loss stays away from zero) is the one left to test; to rerun the widest row: `papermill notebooks/05_cyclic_schedules.ipynb out.ipynb -y "{lr_range: [0.01, 0.2], batch_range: [32, 640], step_size: 20, epochs: 80}"`; outside the paper profile the claims cell keeps the alternation as a known failure, so it raises if the alternation passes.
+# - **B4.same-accuracy**: the two cyclic runs' accuracies differ by less than half the smallest gap between a cyclic and a constant run (paper: 0.15 points between them, at least 1.85 to a constant run).
+# - **B4.beats-constant**: both cyclic runs end more accurate than both constant runs.
+# - **B4.same-sharpness-trajectory**: the mean over half stages (initialisation excluded) of |log λ₁(cyclic η) − log λ₁(cyclic S)| is less than half the same distance from either cyclic run to either constant run.
+# - **B4.alternating-phases**, with the paper's condition. A high-noise stage *mixes* when λ₁ has settled within it: over the high-noise stages after the first cycle, the mean |Δ log λ₁| over the stage's second half is smaller than over its first half. At each stage length where that holds in both cyclic runs, each must alternate: at the end of every high-noise stage after the first cycle that a low-noise stage follows, log λ₁ is below the mean of its two neighbouring low-noise stage ends (the mean of the neighbours cancels a steady trend). The claim holds when at least one stage length mixes and every mixing stage length alternates; the contrasts of stage lengths that do not mix are reported, not judged.
+
+# %% [markdown] tags=[]
+# **What reproduces at the quick scale.** Cyclic η and cyclic S end within about two points of test accuracy of each other (≈ 0.88 and 0.86), some 25 points above both constant schedules at the cycles' low ratio (≈ 0.62), and their λ₁ trajectories stay about three times closer to each other than to either constant run: the exchange of a learning-rate schedule for a batch-size schedule holds. Both cyclic runs also end flatter than the constant runs. **The alternation is seen but its condition is not met**: at the end of every high-noise stage after the first cycle, λ₁ is below the mean of its two low-noise neighbours in both cyclic runs (log contrasts 0.05–0.21 over four seeds), but with stages of 5 epochs λ₁ has not settled inside a high-noise stage by our test (it moves as much in the stage's second half as in its first), so the paper's proviso is not satisfied and the claim is not judged as reproduced: a known failure at this scale. With two seeds instead of four the mixing test passed at seeds 1 and 2 and failed at 0 and 3, and the trajectory claim failed at seed 0 (distance 0.090 against a threshold of 0.088). Longer stages (the paper's 15 epochs, and its 4 for contrast) are the paper profile's; at the quick scale they cost more than its budget.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
-cyclic, constant = ["cyclic η", "cyclic S"], [n for n in configs if n.startswith("constant")]
-acc = {name: float(final_acc.sel(schedule=name)) for name in configs}
-whole_epochs = np.arange(1, s.epochs + 1)  # the cyclic-S clock lands within a step of each epoch
-at_epochs = {name: summaries.measured(lambda1.sel(schedule=name)).sel(epoch=whole_epochs, method="nearest").values
-             for name in configs}  # λ1 of each run at the measurement nearest each whole epoch
-log_lambda = {name: np.log(values) for name, values in at_epochs.items()}
+first = s.stages[0]
+acc = {name: float(measured[first, name][1].mean()) for name in names}
+log_lambda = {(stage, name): np.log(measured[stage, name][0]).mean(0) for stage in s.stages for name in names}
 
 
-def distance(a, b):
-    return float(np.mean(np.abs(log_lambda[a] - log_lambda[b])))
+def distance(a, b, stage=first):
+    return float(np.mean(np.abs(log_lambda[stage, a][1:] - log_lambda[stage, b][1:])))
 
 
-def alternates(name):
-    at = dict(zip(whole_epochs.tolist(), at_epochs[name].tolist()))
-    highs = np.arange(s.step_size, s.epochs, 2 * s.step_size)
-    return all(at[h] < at[h - s.step_size] if h > s.step_size else True for h in highs) and all(
-        at[h] < at[h + s.step_size] for h in highs if h + s.step_size <= s.epochs)
+def mixing(stage, name):
+    """Mean |Δ log λ1| over the first and the second half of the high-noise stages after the first cycle."""
+    lam = log_lambda[stage, name]
+    highs = range(2, 2 * s.cycles, 2)
+    first_half = [abs(lam[2 * k + 1] - lam[2 * k]) for k in highs]
+    second_half = [abs(lam[2 * k + 2] - lam[2 * k + 1]) for k in highs]
+    return float(np.mean(first_half)) if highs else float("nan"), float(np.mean(second_half)) if highs else float("nan")
 
 
+def contrasts(stage, lam):
+    """½(log λ1 at the neighbouring low-noise stage ends) − log λ1 at each high-noise stage end after the first cycle."""
+    ends = lam[2::2]  # the end of stage k is ends[k]
+    return [float((ends[k - 1] + ends[k + 1]) / 2 - ends[k]) for k in range(2, 2 * s.cycles - 1, 2)]
+
+
+mixes = {f"{stage:g}": {name: mixing(stage, name) for name in cyclic} for stage in s.stages}
+mixed = [stage for stage in s.stages if all(second < first_half for first_half, second in mixes[f"{stage:g}"].values())]
+alternation = {f"{stage:g}": {name: contrasts(stage, log_lambda[stage, name]) for name in cyclic} for stage in s.stages}
+per_seed = {f"{stage:g}": {name: [contrasts(stage, np.log(lam)) for lam in measured[stage, name][0]] for name in cyclic}
+            for stage in s.stages}
+alternates = bool(mixed) and all(min(alternation[f"{stage:g}"][name], default=-np.inf) > 0
+                                 for stage in mixed for name in cyclic)
 acc_gap = min(abs(acc[c] - acc[k]) for c in cyclic for k in constant)
 traj_gap = min(distance(c, k) for c in cyclic for k in constant)
 verdicts = [
     claims.claim("B4.same-accuracy", "cyclic S and cyclic η reach matching test accuracy, unlike another η/S",
-                 abs(acc["cyclic η"] - acc["cyclic S"]) < acc_gap / 2, accuracy=acc, smallest_gap_to_constant=acc_gap),
+                 abs(acc[cyclic[0]] - acc[cyclic[1]]) < acc_gap / 2, accuracy=acc, smallest_gap_to_constant=acc_gap),
+    claims.claim("B4.beats-constant", "both cyclic schedules end more accurate than both constant schedules",
+                 min(acc[c] for c in cyclic) > max(acc[k] for k in constant), accuracy=acc),
     claims.claim("B4.same-sharpness-trajectory", "cyclic S and cyclic η follow matching λ1 trajectories",
                  distance(*cyclic) < traj_gap / 2, distance_cyclic=distance(*cyclic), smallest_to_constant=traj_gap),
-    claims.claim("B4.alternating-phases", "cyclic schedules alternate between sharper and wider regions",
-                 all(alternates(c) for c in cyclic), runs={c: alternates(c) for c in cyclic}),
+    claims.claim("B4.alternating-phases", "provided a high-noise stage mixes, cyclic schedules alternate between "
+                 "sharper and wider regions", alternates, mixing_first_second_half=mixes,
+                 mixing_stages=mixed, contrasts=alternation, contrasts_per_seed=per_seed),
 ]
 finding.report(verdicts, known_failures={"quick": {
-    "B4.alternating-phases": "after the first cycle λ1 of both cyclic runs hovers near one value with no phase-locked swings",
+    "B4.alternating-phases": "the condition is not met: in stages of 5 epochs λ1 of cyclic S moves more in the second "
+                             "half of a high-noise stage than in the first (mean |Δ log λ1| 0.052 vs 0.046 at seed 0, "
+                             "0.104 vs 0.090 at seed 1), although every repeat's contrast is positive (0.07–0.17)",
 }})
 
 # %% [markdown]

@@ -99,7 +99,33 @@ class Triangular:
         return min(self.start, self.turn), max(self.start, self.turn)
 
 
-Schedule = Constant | Step | Triangular
+@SCHEDULES.register("alternating")
+@dataclass(frozen=True)
+class Alternating:
+    """``first`` for ``stage`` epochs, then ``second`` for ``stage`` epochs, repeated: a discrete cycle.
+
+    Example: ``Alternating(0.005, 0.001, 15)`` is 0.005 in epochs [0, 15), 0.001 in [15, 30), 0.005
+    again from 30. A learning-rate cycle ``Alternating(η_high, η_low, L)`` at batch size S_low and a
+    batch-size cycle ``Alternating(S_low, S_high, L)`` at η_high with η_high/S_high = η_low/S_low give
+    the same η/S in every stage.
+    """
+
+    first: float
+    second: float
+    stage: float
+
+    def __post_init__(self) -> None:
+        _check_positive("Alternating.stage (one stage, in epochs)", self.stage)
+        _check_positive("Alternating.first and second", self.first, self.second)
+
+    def at(self, epoch: float) -> float:
+        return self.first if int(epoch // self.stage) % 2 == 0 else self.second
+
+    def bounds(self) -> tuple[float, float]:
+        return min(self.first, self.second), max(self.first, self.second)
+
+
+Schedule = Constant | Step | Triangular | Alternating
 
 
 PLATEAUS = Kinds("plateau rule")

@@ -11,7 +11,7 @@ import xarray as xr
 from sgdlab import config as configuration
 from sgdlab import schedules, train
 from sgdlab.config import RunConfig
-from sgdlab.schedules import Constant, Step, Triangular
+from sgdlab.schedules import Alternating, Constant, Step, Triangular
 from sgdlab.train import run
 
 TINY = RunConfig(train_size=256, epochs=2, batch_size=32, probes=("losses",), hessian_size=128, measure_every=1.0,
@@ -45,12 +45,24 @@ def test_reciprocal_triangle_keeps_the_ratio_on_the_learning_rate_triangle():
     np.testing.assert_allclose([0.005 / batch.at(e) for e in epochs], [lr.at(e) / 128 for e in epochs])
 
 
+def test_alternating_schedule_switches_between_two_values_every_stage():
+    cycle = Alternating(first=0.005, second=0.001, stage=15)
+    assert [cycle.at(e) for e in (0, 14.99, 15, 29.9, 30, 45, 61)] == [0.005, 0.005, 0.001, 0.001, 0.005, 0.001, 0.005]
+    assert cycle.bounds() == (0.001, 0.005)
+
+
+def test_alternating_batch_cycle_keeps_the_ratio_of_the_learning_rate_cycle():
+    lr, batch = Alternating(0.005, 0.001, 4), Alternating(128, 640, 4)
+    epochs = np.linspace(0, 16, 65)
+    np.testing.assert_allclose([0.005 / batch.at(e) for e in epochs], [lr.at(e) / 128 for e in epochs])
+
+
 def test_schedules_round_trip_through_json():
     config = dataclasses.replace(TINY, lr_schedule=Step((0.1, 0.01), (1.0,)),
                                  batch_schedule=Triangular(32, 64, 0.5, reciprocal=True))
     back = configuration.from_json(configuration.to_json(config))
     assert back == config
-    for schedule in (Constant(3.0), Step((1.0, 2.0), (5.0,)), Triangular(1.0, 2.0, 3.0)):
+    for schedule in (Constant(3.0), Step((1.0, 2.0), (5.0,)), Triangular(1.0, 2.0, 3.0), Alternating(2.0, 1.0, 3.0)):
         assert schedules.from_dict(schedules.to_dict(schedule)) == schedule
     assert configuration.config_hash(config) != configuration.config_hash(dataclasses.replace(config, lr_schedule=None))
 
@@ -97,6 +109,8 @@ def test_batch_schedule_sets_each_step_and_counts_examples():
         (lambda: Triangular(0.1, 0.2, 0), r"Triangular.step_size \(half a cycle, in epochs\) must be positive"),
         (lambda: Triangular(0.1, 0.2, -1.0), "step_size .* must be positive"),
         (lambda: Triangular(0.0, 0.2, 1.0), "start and turn must be positive"),
+        (lambda: Alternating(0.1, 0.2, 0), r"Alternating.stage \(one stage, in epochs\) must be positive"),
+        (lambda: Alternating(0.1, -0.2, 1.0), "first and second must be positive"),
         (lambda: Step((0.1,), (5,)), "one more value than boundaries"),
         (lambda: Step((0.1, 0.2, 0.3), (5, 5)), "boundaries must increase strictly"),
         (lambda: Constant(-1), "Constant.value must be positive"),
