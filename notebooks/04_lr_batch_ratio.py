@@ -71,16 +71,16 @@ finding = Finding.open(
                grid_model_options={"width": 256, "depth": 4}, learning_rates=[0.005, 0.01, 0.05],
                batch_sizes=[50, 250, 1000], base_lr=0.1, base_batch_size=50, train_sizes=[12000, 22500, None], epochs=100,
                grid_epochs=100, seeds=1, hessian_size=2560, augment=True, holdout="validation"),
-    smoke=dict(train_size=64, eval_size=64, learning_rates=[0.1, 0.2], batch_sizes=[8, 32], base_batch_size=8,
+    smoke=dict(train_size=64, eval_size=32, learning_rates=[0.1, 0.2], batch_sizes=[8, 32], base_batch_size=8,
                betas=[1.0, 4.0], train_sizes=[32, None], epochs=1, grid_epochs=1, seeds=1, hessian_size=16,
-               hutchinson_samples=2),
+               hutchinson_samples=2, model_options={"width": 4} if profile == "paper" else {}),  # a narrow VGG-11
     cites=("jastrzebski2017",),
 )
 s = finding.settings
 if 1.0 not in s.betas:
     raise ValueError(f"betas must include 1 (the reference of the family), got {s.betas}")
 run_seeds = [seed + i for i in range(s.seeds)]
-grid_data = f"fake_{s.grid_dataset}" if finding.smoke and f"fake_{s.grid_dataset}" in data.FAKE else s.grid_dataset
+grid_data = finding.dataset(s.grid_dataset)
 
 
 def at_end(config, epochs):

@@ -48,7 +48,8 @@ finding = Finding.open(
                cycles=3, seeds=4, hessian_size=500),
     paper=dict(dataset="cifar10", model="vgg11", lr_range=[0.001, 0.005], batch_range=[128, 640],
                stages=[15.0, 4.0], cycles=4, seeds=3, hessian_size=2560, augment=True, holdout="validation"),
-    smoke=dict(train_size=64, eval_size=64, batch_range=[8, 40], stages=[0.5], cycles=1, seeds=1, hessian_size=16),
+    smoke=dict(train_size=64, eval_size=64, batch_range=[8, 40], stages=[0.5], cycles=1, seeds=1, hessian_size=16,
+               model_options={"width": 4} if profile == "paper" else {}),  # a narrow VGG-11
     cites=("jastrzebski2017",),
 )
 s = finding.settings

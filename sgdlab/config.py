@@ -130,9 +130,10 @@ def validate(config: RunConfig, n_train: int | None = None, n_params: int | None
     later); what fields need of each other here, and sizes against the data and the model once known."""
     if "memorisation" in config.probes and not config.label_noise > 0:
         raise ValueError(f"the memorisation probe needs label_noise > 0, got {config.label_noise!r}")
-    if config.lr_schedule is not None and config.optimizer.chooses_lr:
-        raise ValueError(f"lr_schedule cannot be combined with optimizer {config.optimizer.kind!r}, which sets "
-                         "its own learning rate along the run; give the starting value as lr")
+    for name in ("lr_schedule", "lr_plateau"):
+        if getattr(config, name) is not None and config.optimizer.chooses_lr:
+            raise ValueError(f"{name} cannot be combined with optimizer {config.optimizer.kind!r}, which sets "
+                             "its own learning rate along the run; give the starting value as lr")
     if n_train is not None:
         _check_sizes(config, n_train)
     if n_params is not None:

@@ -66,8 +66,8 @@ class Finding:
         chosen = {**(common or {}), **(quick if profile == "quick" else paper)}
         if is_smoke:
             chosen |= dict(smoke or {})
-            if profile == "paper" and f"fake_{chosen.get('dataset')}" in data.FAKE:
-                chosen["dataset"] = f"fake_{chosen['dataset']}"  # FakeData of the same shape and classes
+            if profile == "paper":
+                chosen["dataset"] = smoke_dataset(chosen.get("dataset"))
         for key, value in parameters.items():
             if key in chosen and value is not None:
                 _check_override(key, value, chosen[key])
@@ -83,6 +83,11 @@ class Finding:
         if cites:
             (out / citations.FILE).write_text(citations.bibtex(tuple(cites)))
         return cls(name, profile, SimpleNamespace(profile=profile, **chosen), parameters, out, is_smoke, run_fields)
+
+    def dataset(self, name: str) -> str:
+        """``name`` as this run uses it: FakeData of its shape in a smoke run of the paper profile (as the
+        ``dataset`` setting itself), for a notebook's second dataset."""
+        return smoke_dataset(name) if self.smoke and self.profile == "paper" else name
 
     def config(self, **fields: Any) -> RunConfig:
         """A :class:`RunConfig` from every setting that is one of its fields, then ``fields``."""
@@ -102,6 +107,12 @@ class Finding:
         """
         known = dict((known_failures or {}).get(self.profile, {}))
         claims_module.report(verdicts, self.out, known_failures=known, raise_on_failure=not self.smoke)
+
+
+def smoke_dataset(name: str) -> str:
+    """The dataset a smoke run of the paper profile uses for ``name``: FakeData of its shape and classes
+    (``fake_<name>``) for the papers' image datasets, else ``name`` itself."""
+    return f"fake_{name}" if f"fake_{name}" in data.FAKE else name
 
 
 def _check_override(key: str, value: Any, default: Any) -> None:

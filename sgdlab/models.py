@@ -48,7 +48,7 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     building leaves the caller's global RNG untouched. ``options`` and their defaults, per model:
     mlp: width=100, depth=2, activation="relu" (or "tanh"), init="glorot" (or "torch": PyTorch's default
     initialisation of ``nn.Linear``, as in Cohen et al.'s edge-of-stability code); cnn: width=32;
-    resnet32: batch_norm=False; vgg11: batch_norm=True; simplecnn: filters=32; simplecnn_medium: filters=100
+    resnet32: batch_norm=False; vgg11: batch_norm=True, width=64; simplecnn: filters=32; simplecnn_medium: filters=100
     (its first block's channels; the second block has twice as many).
     Image-only models (all but mlp and cnn) need ``(C, H, W)``. A registered model gets ``options`` as
     keyword arguments of its builder.
@@ -304,22 +304,24 @@ def _resnet32(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool) 
 _VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
-def _vgg11(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool) -> nn.Module:
+def _vgg11(input_shape: tuple[int, ...], num_classes: int, batch_norm: bool, width: int = 64) -> nn.Module:
     """VGG-11 as in the papers' repository: conv3-[BN]-ReLU per configuration entry, max-pool 2 at 'M',
     then [Dense(512)-[BN]-ReLU] x 2, Dense(num_classes); no dropout. Pools round up (``ceil_mode``) and a
-    global average pool precedes the classifier, so 28x28 inputs work; on 32x32 both are no-ops."""
+    global average pool precedes the classifier, so 28x28 inputs work; on 32x32 both are no-ops.
+    ``width`` is the first convolution's channels (64); every layer scales with it (Dense: 8 × width)."""
     layers: list[nn.Module] = []
     channels = input_shape[0]
     for entry in _VGG11:
         if entry == "M":
             layers.append(nn.MaxPool2d(2, ceil_mode=True))
         else:
-            layers += [nn.Conv2d(channels, entry, 3, padding=1), _norm(batch_norm, entry), nn.ReLU()]
-            channels = entry
+            out = entry * width // 64
+            layers += [nn.Conv2d(channels, out, 3, padding=1), _norm(batch_norm, out), nn.ReLU()]
+            channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     for _ in range(2):
-        layers += [nn.Linear(channels, 512), _norm(batch_norm, 512, dims=1), nn.ReLU()]
-        channels = 512
+        layers += [nn.Linear(channels, 8 * width), _norm(batch_norm, 8 * width, dims=1), nn.ReLU()]
+        channels = 8 * width
     return nn.Sequential(*layers, nn.Linear(channels, num_classes))
 
 
@@ -330,7 +332,7 @@ _REGISTRY: Mapping[str, _Spec] = MappingProxyType({
     "simplecnn": _Spec(_simple_cnn, {"filters": 32}, image_only=True),
     "simplecnn_medium": _Spec(_simple_cnn_medium, {"filters": 100}, image_only=True),
     "resnet32": _Spec(_resnet32, {"batch_norm": False}, image_only=True, conv_init=_he_normal),
-    "vgg11": _Spec(_vgg11, {"batch_norm": True}, image_only=True),
+    "vgg11": _Spec(_vgg11, {"batch_norm": True, "width": 64}, image_only=True),
 })
 
 MODELS: tuple[str, ...] = tuple(_REGISTRY)  # built in; names() adds yours

@@ -95,6 +95,11 @@ def test_mlp_and_cnn_options():
         assert [m.out_channels for m in convs] == [default, default, 2 * default, 2 * default]
         convs = [m for m in build(name, CIFAR, 10, filters=4).modules() if isinstance(m, nn.Conv2d)]
         assert [m.out_channels for m in convs] == [4, 4, 8, 8]
+    for width in (64, 8):
+        vgg = build("vgg11", CIFAR, 10, width=width)
+        assert [m.out_channels for m in vgg.modules() if isinstance(m, nn.Conv2d)] == [
+            c * width // 64 for c in (64, 128, 256, 256, 512, 512, 512, 512)]
+        assert [m.out_features for m in vgg.modules() if isinstance(m, nn.Linear)] == [8 * width, 8 * width, 10]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from sgdlab import config as configuration
 from sgdlab import train
 from sgdlab.config import RunConfig
 from sgdlab.optim import CDAT, OPTIMIZERS, SGD, FDRScheduler, Langevin, Nudged
-from sgdlab.schedules import Step
+from sgdlab.schedules import ReduceOnPlateau, Step
 
 KINDS = list(OPTIMIZERS.classes)
 TINY = RunConfig(train_size=128, batch_size=32, epochs=1, probes=("losses",), traces=("loss",), hessian_size=64,
@@ -57,6 +57,8 @@ def test_an_optimizer_that_sets_its_own_learning_rate_refuses_a_schedule(kind):
     if spec.chooses_lr:
         with pytest.raises(ValueError, match=f"lr_schedule cannot be combined with optimizer '{kind}'"):
             configuration.validate(config)
+        with pytest.raises(ValueError, match=f"lr_plateau cannot be combined with optimizer '{kind}'"):
+            configuration.validate(dataclasses.replace(TINY, optimizer=spec, lr_plateau=ReduceOnPlateau()))
     else:
         configuration.validate(config)
         assert run(config).step_lr.values[-1] == pytest.approx(0.01)
