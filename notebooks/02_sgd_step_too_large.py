@@ -46,7 +46,7 @@ finding = Finding.open(
     "02_sgd_step_too_large", profile,
     parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, reading_lr=reading_lr,
                     batch_size=batch_size, epochs=epochs, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
-    common=dict(batch_size=128, top_k=5, zoom_until=6.0,
+    common=dict(batch_size=128, top_k=5, zoom_until=6.0, wall_seeds=4,
                 probes=("losses", "eigen", "step_decomposition", "cross_sections", "alignment")),
     quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.1, 0.2, 0.4], reading_lr=0.4, epochs=40,
                measure_every=4.0, zoom_every=2560 / 4000, probe_gradients=8, hessian_size=1000),
@@ -54,7 +54,7 @@ finding = Finding.open(
                measure_every=5.0, zoom_every=2560 / 45000, probe_gradients=10, hessian_size=2560,
                augment=True, holdout="validation", eval_size=5000),
     smoke=dict(train_size=256, epochs=1, measure_every=1.0, zoom_until=0.5, zoom_every=0.5, probe_gradients=2,
-               hessian_size=32, eval_size=128, learning_rates=[0.01]),
+               hessian_size=32, eval_size=128, learning_rates=[0.01], wall_seeds=2),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
@@ -135,6 +135,16 @@ def valley_width(relative, t):
 
 
 walls = initial["opposite_walls"].mean("epoch")
+
+# The valley crossing at further seeds: the initial phase of the same run, trained only that long.
+later_seeds = {seed + i: dataclasses.replace(configs[main_lr], seed=seed + i, epochs=s.zoom_until)
+               for i in range(1, s.wall_seeds)}
+crossed_by_seed = {seed: float(initial["opposite_walls"].sel(section=1).mean())}
+later = results.load_grid(list(run_grid(later_seeds, progress=False).values()), ["seed"])
+phase = later.where((later.epoch > 0) & (later.epoch < s.zoom_until), drop=True)  # the long run's measurements
+for other in phase.seed.values:
+    crossed_by_seed[int(other)] = float(phase["opposite_walls"].sel(seed=other, section=1).mean())
+print("e1 crossed by seed: " + ", ".join(f"seed {k}: {v:.1%}" for k, v in crossed_by_seed.items()))
 relative = (initial["section_loss"] / initial["section_loss"].sel(offset=0)).mean("epoch")
 widths = {t: valley_width(relative, t) for t in (1.01, 1.1, 1.5, 2.0)}
 for i in walls.section.values:
@@ -167,12 +177,12 @@ print(f"alignment / random baseline after initialisation: min {float(ratio.min()
 #
 # Thresholds, fixed from the paper's statements before the runs; everything is read over the initial phase at `reading_lr`:
 # - **A3.step-too-large** (i): averaged over the top 5 directions and (mean) over the initial phase's measurements, half of the step's component lowers the loss more than the whole component (Δ(½) < Δ(1)), and twice the component raises it (Δ(2) > 0). The stronger reading — the full component along e₁ does not lower the loss at all — is reported as a number (`fraction_full_not_lowering_e1`, `mean_change_full_e1`), not required.
-# - **A3.opposite-walls** (ii): the step's component along e₁ reaches the far wall of the valley — the loss falls along it at θ and rises along it at its end — for at least ¾ of the mini-batch steps, pooled over the initial phase's measurements (random signs would give about ¼: each of the two slopes is right half of the time). The valley widths in units of the step (the first offset where the mean cross-section reaches t × the loss at θ, t ∈ {1.01, 1.1, 1.5, 2}) are reported with it.
+# - **A3.opposite-walls** (ii): the step's component along e₁ reaches the far wall of the valley — the loss falls along it at θ and rises along it at its end — for at least ¾ of the mini-batch steps, pooled over the initial phase's measurements (random signs would give about ¼: each of the two slopes is right half of the time), at this seed and at each of the next `wall_seeds − 1` seeds (their runs trained through the initial phase only): a crossing that holds at one seed and not the next is not reproduced. The valley widths in units of the step (the first offset where the mean cross-section reaches t × the loss at θ, t ∈ {1.01, 1.1, 1.5, 2}) are reported with it.
 # - **A3.alignment** (iii): at every measurement after initialisation, in every run, the mean |cos| with the top 5 eigenvectors is at least 10 times its value for a random direction ("many times").
 #
 # Each fails on data where the whole component lowers the loss as much as half of it, where twice the component still lowers it, where steps stay on one wall, or where any measurement is less than an order of magnitude above the random baseline.
 #
-# **What reproduces at the quick scale.** All three statements hold at seed 0 at η = 0.4 (mean ηλ₁ ≈ 2.0 over the initial phase), over 10 initial-phase measurements. Along the top 5 directions half of the step's component lowers the loss (mean −0.80 × the full step's change) while the whole component raises it slightly (+0.22) and twice it raises it strongly (+6.8). The stronger reading holds only in part: along e₁ the whole component does not lower the loss in half of the measurements, and on average it still lowers it (−1.34; half of it: −3.07). The crossing of the valley along e₁ is the fragile statement: 75% of the 80 mini-batch steps cross at seed 0, exactly at the ¾ threshold (its standard error is about 5 points); in the second half of training, with the earlier schedule, 70% crossed at seed 0 and 69% at seed 1. The valley along e₁ is about 2 steps wide at t = 1.01 and 4 at t = 1.1: the step's own length lies inside it, near its far wall. Seeds 1-3 of this initial-phase schedule were not yet all run.
+# **What reproduces at the quick scale.** At seed 0, η = 0.4 (mean ηλ₁ ≈ 2.0 over the initial phase), over 10 initial-phase measurements: Along the top 5 directions half of the step's component lowers the loss (mean −0.80 × the full step's change) while the whole component raises it slightly (+0.22) and twice it raises it strongly (+6.8). The stronger reading holds only in part: along e₁ the whole component does not lower the loss in half of the measurements, and on average it still lowers it (−1.34; half of it: −3.07). A3.step-too-large and A3.alignment hold at seeds 0, 1, 2 and 3. The crossing of the valley along e₁ does not reproduce robustly: 75%, 80%, 76% and 69% of the 80 mini-batch steps cross at seeds 0-3, about ¾ on average with a standard error of about 5 points at each seed, so its verdict at one seed depends on the seed; checked at four seeds it fails, and it is stated as a known failure (in the second half of training, with the earlier schedule, 70% crossed at seed 0 and 69% at seed 1). The valley along e₁ is about 2 steps wide at t = 1.01 and 4 at t = 1.1: the step's own length lies inside it, near its far wall.
 
 # %% tags=[]
 # NBVAL_CHECK_OUTPUT
@@ -180,7 +190,9 @@ top = initial["step_change"].mean("eig").mean("epoch")
 half, whole, double = (float(top.sel(scale=g)) for g in (0.5, 1.0, 2.0))
 full_e1 = initial["step_change"].sel(eig=1, scale=1.0)
 crossed = float(initial["opposite_walls"].sel(section=1).mean())
-KNOWN_FAILURES = {}
+KNOWN_FAILURES = {
+    "A3.opposite-walls": "not robust to the seed at this scale: e1 is crossed in 75%, 80%, 76% and 69% of the steps "
+                         "at seeds 0-3 (about ¾ on average, with a standard error of about 5 points per seed)"}
 verdicts = [
     claims.claim("A3.step-too-large", "in the initial phase, along the top directions half of the step's component "
                  "lowers the loss more than the whole, and twice it raises the loss",
@@ -190,7 +202,8 @@ verdicts = [
                  fraction_full_not_lowering_e1=float((full_e1 >= 0).mean()), lr=main_lr,
                  measurements=initial.sizes["epoch"]),
     claims.claim("A3.opposite-walls", "in the initial phase the step along e1 reaches the far wall of the valley",
-                 crossed >= 0.75, fraction_crossed=crossed, lr=main_lr,
+                 min(crossed_by_seed.values()) >= 0.75, fraction_crossed=crossed,
+                 fraction_crossed_by_seed={f"seed {k}": v for k, v in crossed_by_seed.items()}, lr=main_lr,
                  valley_width_steps={f"t={t:g}": float(w.sel(section=1)) for t, w in widths.items()}),
     claims.claim("A3.alignment", "mini-batch gradients align with the top eigenvectors many times more than random",
                  float(ratio.min()) >= 10, min_ratio=float(ratio.min()), median_ratio=float(ratio.median())),
