@@ -44,7 +44,7 @@ finding = Finding.open(
     parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
                     base_lr=base_lr, base_batch_size=base_batch_size, epochs=epochs, seed=seed, device=device,
                     output_dir=output_dir, smoke=smoke),
-    common=dict(top_k=5),
+    common=dict(top_k=5, batch_seeds=3),
     quick=dict(dataset="mnist1d", model="cnn", learning_rates=[0.1, 0.2, 0.4], batch_sizes=[32, 128, 512],
                base_lr=0.2, base_batch_size=128, epochs=40, measure_every=2.0, zoom_until=4.0, zoom_every=0.25,
                hessian_size=1000),
@@ -52,7 +52,7 @@ finding = Finding.open(
                base_lr=0.05, base_batch_size=128, epochs=200, measure_every=1.0, zoom_until=2.0, zoom_every=512 / 45000,
                hessian_size=2560, augment=True, holdout="validation", eval_size=5000),
     smoke=dict(train_size=256, epochs=0.5, measure_every=0.25, zoom_until=0.0, hessian_size=32, top_k=2,
-               eval_size=128, learning_rates=[0.01, 0.1], batch_sizes=[64, 128], base_lr=0.1),
+               eval_size=128, learning_rates=[0.01, 0.1], batch_sizes=[64, 128], base_lr=0.1, batch_seeds=2),
     cites=("jastrzebski2019",),
 )
 s = finding.settings
@@ -60,6 +60,9 @@ base = finding.config()
 configs = {(lr, s.base_batch_size): dataclasses.replace(base, lr=lr, batch_size=s.base_batch_size)
            for lr in s.learning_rates}
 configs |= {(s.base_lr, b): dataclasses.replace(base, lr=s.base_lr, batch_size=b) for b in s.batch_sizes}
+batch_seeds = [seed + i for i in range(s.batch_seeds)]  # the S grid is also run at the next seed(s)
+seed_configs = {(k, b): dataclasses.replace(base, lr=s.base_lr, batch_size=b, seed=k)
+                for k in batch_seeds[1:] for b in s.batch_sizes}
 print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs")
 print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_sizes} at η={s.base_lr}")
 
@@ -69,8 +72,11 @@ print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_siz
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes. The two grids share their middle run; both are slices of one η × S grid.
 
 # %%
-grid = results.load_grid(run_grid(configs, progress=False), ["lr", "batch_size"])
+runs = run_grid(configs | seed_configs, progress=False)
+grid = results.load_grid([runs[key] for key in configs], ["lr", "batch_size"])
 by_lr, by_batch = grid.sel(batch_size=s.base_batch_size), grid.sel(lr=s.base_lr)
+by_seed = results.load_grid([runs[(s.base_lr, b)] for b in s.batch_sizes] + [runs[key] for key in seed_configs],
+                            ["seed", "batch_size"])  # the S grid at every seed of batch_seeds
 results.save(by_lr, finding.out / "sharpness_by_lr.nc")
 results.save(by_batch, finding.out / "sharpness_by_batch_size.nc")
 print(f"{len(configs)} runs, {int((grid.diverged == 1).sum())} diverged; results in {finding.out}")
@@ -146,22 +152,30 @@ for name, shape in shapes.items():
 #
 # Thresholds, fixed from the paper's words ("a fast increase in the early phase, and a decrease or stabilisation thereafter") before the runs:
 # - **A1.rise-then-stop** (every run of both grids, smoothed λ₁): the peak is at least twice λ₁ at initialisation; 90% of the rise from initialisation to the peak is covered within the first 10% of training (fast and early); and over the last quarter λ₁ never exceeds its earlier maximum by more than 5% (no further growth). A run still climbing at the end fails the check: it is not evidence of the claim.
-# - **A2.peak-vs-lr / A2.peak-vs-batch-size**: the peak of the smoothed λ₁ falls strictly as η grows, and rises strictly with S (rank correlation exactly −1 and +1).
-# - **A2.early-vs-lr / A2.early-vs-batch-size**: the same orderings already hold for the smoothed λ₁ at the end of the early phase (10% of training).
+# - **A2.peak-vs-lr / A2.peak-vs-batch-size**: the peak of the smoothed λ₁ falls strictly as η grows, and rises strictly with S (rank correlation exactly −1 and +1). The S grid is run at this seed and at the next `batch_seeds − 1` seeds, and the batch-size ordering must hold at each: its S = 128 and S = 512 runs lie close, and an ordering that holds at one seed and not the next is not reproduced.
+# - **A2.early-vs-lr / A2.early-vs-batch-size**: the same orderings already hold for the smoothed λ₁ at the end of the early phase (10% of training), the batch-size one at every seed of `batch_seeds`.
 #
 # Each check fails on data where a run rises slowly or late, is still climbing at the end, or where any pair of runs is out of order.
 #
-# **What reproduces at the quick scale.** Both orderings of the peak (A2) and both early orderings hold at seed 0. The batch-size orderings rest on small margins between S = 128 and S = 512 (peaks 12.79 and 12.82, early values 10.95 and 11.16 at seed 0): the S = 512 run takes only 8 steps per epoch and is still rising through the early phase. A1 does not fully reproduce: the runs with η ≥ 0.2 at S = 128 and S = 32 cover 90% of their rise within 4% of training, as the paper describes, and then fall or level off, but the two runs with the fewest effective steps rise more slowly — η = 0.1 climbs on to its peak at epoch 20 (90% of the rise by 40% of training; 80% of it within the first 4 epochs) and S = 512 covers 90% of its rise by 15% of training. A1.rise-then-stop is therefore marked as a known failure at this scale (with the MLP at 200 epochs it fails too: η = 0.1 peaks at epoch 78). Seeds 1-3 of this `cnn` profile were not yet run; the paper profile checks A1 at the paper's scale.
+# **What reproduces at the quick scale** (seeds 0-3). The learning-rate orderings hold at every seed: the peak and the early value of λ₁ fall strictly with η (peaks 18.9 > 12.8 > 8.0 at seed 0, 19.9 > 13.4 > 8.4 at seed 1, 18.1 > 11.8 > 7.6 at seed 2). The batch-size orderings do not reproduce: S = 32 is always the flattest, but S = 128 and S = 512 tie at this scale and their order flips with the seed (peaks 12.79 / 12.82 at seed 0, 13.44 / 13.09 at seed 1, 11.84 / 13.50 at seed 2; early values 10.95 / 11.16, 12.03 / 12.45, 11.84 / 10.24): the S = 512 run takes only 8 steps an epoch and is still rising through the early phase. Checked at three seeds, both fail, and they are stated as known failures. A1 does not fully reproduce either: the runs with η ≥ 0.2 at S ≤ 128 cover 90% of their rise within 2-8% of training, as the paper describes, and then fall or level off, but the two runs with the fewest effective steps rise more slowly — η = 0.1 covers 90% of its rise by 40%, 30% and 25% of training at seeds 0-2, and S = 512 by 15%, 10% and 25% — against the 10% threshold. With the MLP at 200 epochs A1 fails too (η = 0.1 peaks at epoch 78). The paper profile checks every claim at the paper's scale, where no claim is declared failing.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 KNOWN_FAILURES = {
-    "A1.rise-then-stop": "the slowest runs rise late at this scale: at seed 0, 90% of the rise of the smoothed λ1 takes "
-                         "40% of training at η=0.1 and 15% at S=512 (4% at every other point), against the 10% threshold"}
+    "A1.rise-then-stop": "the slowest runs rise late at this scale: 90% of the rise of the smoothed λ1 takes 40%, 30%, 25% "
+                         "of training at η=0.1 and 15%, 10%, 25% at S=512 at seeds 0-2, against the 10% threshold",
+    "A2.peak-vs-batch-size": "S=128 and S=512 tie at this scale and their order flips with the seed (peaks 12.79/12.82, "
+                             "13.44/13.09, 11.84/13.50 at seeds 0-2)",
+    "A2.early-vs-batch-size": "S=128 and S=512 tie at this scale and their order flips with the seed (early values "
+                              "10.95/11.16, 12.03/12.45, 11.84/10.24 at seeds 0-2)",
+}
 rho_lr_peak = claims.rank_correlation(by_lr.lr, peaks["lr"])
-rho_s_peak = claims.rank_correlation(by_batch.batch_size, peaks["batch_size"])
+lambda1_by_seed = summaries.smoothed(by_seed["lambda"].sel(eig=1), 5)
+peaks_by_seed = summaries.peak(lambda1_by_seed)[0]
+early_by_seed = summaries.final(lambda1_by_seed.where(lambda1_by_seed.epoch <= EARLY * s.epochs))
+rho_s_peak = {f"seed {k}": claims.rank_correlation(by_seed.batch_size, peaks_by_seed.sel(seed=k)) for k in batch_seeds}
+rho_s_early = {f"seed {k}": claims.rank_correlation(by_seed.batch_size, early_by_seed.sel(seed=k)) for k in batch_seeds}
 rho_lr_early = claims.rank_correlation(by_lr.lr, early["lr"])
-rho_s_early = claims.rank_correlation(by_batch.batch_size, early["batch_size"])
 verdicts = [
     claims.claim(
         "A1.rise-then-stop",
@@ -170,12 +184,15 @@ verdicts = [
     ),
     claims.claim("A2.peak-vs-lr", "a higher learning rate gives a lower peak of λ1", rho_lr_peak == -1,
                  spearman=rho_lr_peak, table=table),
-    claims.claim("A2.peak-vs-batch-size", "a smaller batch size gives a lower peak of λ1", rho_s_peak == 1,
-                 spearman=rho_s_peak, table=table),
+    claims.claim("A2.peak-vs-batch-size", "a smaller batch size gives a lower peak of λ1",
+                 all(rho == 1 for rho in rho_s_peak.values()), spearman_by_seed=rho_s_peak,
+                 peaks_by_seed={f"seed {k}": peaks_by_seed.sel(seed=k).values for k in batch_seeds}),
     claims.claim("A2.early-vs-lr", "the learning-rate ordering already holds at the end of the early phase",
                  rho_lr_early == -1, spearman=rho_lr_early, early_fraction=EARLY),
     claims.claim("A2.early-vs-batch-size", "the batch-size ordering already holds at the end of the early phase",
-                 rho_s_early == 1, spearman=rho_s_early, early_fraction=EARLY),
+                 all(rho == 1 for rho in rho_s_early.values()), spearman_by_seed=rho_s_early,
+                 early_by_seed={f"seed {k}": early_by_seed.sel(seed=k).values for k in batch_seeds},
+                 early_fraction=EARLY),
 ]
 finding.report(verdicts, known_failures={"quick": KNOWN_FAILURES})
 
