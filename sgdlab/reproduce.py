@@ -141,10 +141,11 @@ def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | No
         raise ValueError(f"parameter(s) {', '.join(empty)} need at least one value")
     if smoke and "smoke" in parameters:
         raise ValueError("give smoke either as --smoke or as a swept parameter, not both")
-    points = [point | ({"smoke": True} if smoke else {}) for point in grid_points(parameters)]
+    swept = grid_points(parameters)
+    points = [point | ({"smoke": True} if smoke else {}) for point in swept]
     for point in points:
         check([nb], point, executor, jobs)
-    folders = point_names(grid_points(parameters))  # named by the swept values only
+    folders = point_names(swept)  # named by the swept values only
     out = Path(out or paths.data_dir() / "sweeps" / (f"{nb.stem}-smoke" if smoke else nb.stem)).resolve()
     outcomes = []
     with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
