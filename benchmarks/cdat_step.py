@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from sgdlab import data, losses, models
 from sgdlab.optim import CurvatureAwareGD
+from sgdlab.task import data, losses, models
 
 
 def timed(fn: Callable[[], None], device: str) -> tuple[float, float]:

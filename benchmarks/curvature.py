@@ -47,8 +47,9 @@ from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import sgdlab
-from sgdlab import RunConfig, curvature, models
-from sgdlab.train import train
+from sgdlab import RunConfig, curvature
+from sgdlab.task import models
+from sgdlab.training.loop import train
 
 K = 5
 TARGET_ERROR = 1e-4
@@ -396,7 +397,7 @@ def record_trajectory(name: str, config: RunConfig, device: torch.device) -> Tra
     """Train ``config.model`` on ``config.dataset`` with plain SGD (constant lr and batch size,
     batches drawn without replacement from seeded permutations) and keep the parameters at every
     measurement; the Hessian subset is drawn as a run draws it."""
-    ds = sgdlab.data.load(config.dataset)
+    ds = sgdlab.task.data.load(config.dataset)
     model = models.build(config.model, ds.input_shape, ds.num_classes, seed=config.seed).to(device)
     x, y = ds.x_train.to(device), ds.y_train.to(device)
     subset = torch.randperm(len(y), generator=torch.Generator().manual_seed(config.seed + 1))[: config.hessian_size]

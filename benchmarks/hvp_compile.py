@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call, grad, jvp
 
-from sgdlab import curvature, data, models
+from sgdlab import curvature
+from sgdlab.task import data, models
 
 
 def seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -35,9 +35,11 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 
-from sgdlab import claims, plots, results, summaries
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.training import run_cache
 
 finding = Finding.open(
     "01_sharpness_evolution", profile,
@@ -73,12 +75,12 @@ print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_siz
 
 # %%
 runs = run_grid(configs | seed_configs, progress=False)
-grid = results.load_grid([runs[key] for key in configs], ["lr", "batch_size"])
+grid = tables.load_grid([runs[key] for key in configs], ["lr", "batch_size"])
 by_lr, by_batch = grid.sel(batch_size=s.base_batch_size), grid.sel(lr=s.base_lr)
-by_seed = results.load_grid([runs[(s.base_lr, b)] for b in s.batch_sizes] + [runs[key] for key in seed_configs],
+by_seed = tables.load_grid([runs[(s.base_lr, b)] for b in s.batch_sizes] + [runs[key] for key in seed_configs],
                             ["seed", "batch_size"])  # the S grid at every seed of batch_seeds
-results.save(by_lr, finding.out / "sharpness_by_lr.nc")
-results.save(by_batch, finding.out / "sharpness_by_batch_size.nc")
+run_cache.save(by_lr, finding.out / "sharpness_by_lr.nc")
+run_cache.save(by_batch, finding.out / "sharpness_by_batch_size.nc")
 print(f"{len(configs)} runs, {int((grid.diverged == 1).sum())} diverged; results in {finding.out}")
 
 # %% [markdown]

@@ -38,9 +38,11 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, plots, results, summaries
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.training import run_cache
 
 finding = Finding.open(
     "02_sgd_step_too_large", profile,
@@ -70,8 +72,8 @@ print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs, η gri
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes.
 
 # %% tags=[]
-by_lr = results.load_grid(run_grid(configs, progress=False), ["lr"])
-results.save(by_lr, finding.out / "directions_by_lr.nc")
+by_lr = tables.load_grid(run_grid(configs, progress=False), ["lr"])
+run_cache.save(by_lr, finding.out / "directions_by_lr.nc")
 main_lr = s.reading_lr
 in_initial_phase = (by_lr.epoch > 0) & (by_lr.epoch <= s.zoom_until)
 initial = summaries.measured(by_lr.sel(lr=main_lr).where(in_initial_phase, drop=True))
@@ -140,7 +142,7 @@ walls = initial["opposite_walls"].mean("epoch")
 later_seeds = {seed + i: dataclasses.replace(configs[main_lr], seed=seed + i, epochs=s.zoom_until)
                for i in range(1, s.wall_seeds)}
 crossed_by_seed = {seed: float(initial["opposite_walls"].sel(section=1).mean())}
-later = results.load_grid(list(run_grid(later_seeds, progress=False).values()), ["seed"])
+later = tables.load_grid(list(run_grid(later_seeds, progress=False).values()), ["seed"])
 phase = later.where((later.epoch > 0) & (later.epoch < s.zoom_until), drop=True)  # the long run's measurements
 for other in phase.seed.values:
     crossed_by_seed[int(other)] = float(phase["opposite_walls"].sel(seed=other, section=1).mean())

@@ -26,7 +26,7 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 #
 # The **quick** profile: MNIST-1D with a seeded 3,600/400 training/validation split (the real 1,000-example test set is kept apart and measured by the `test_set` probe), sgdlab's 1-D `cnn` (two convolutions of 32 channels, max-pooling, a dense layer; the analogue of the paper's SimpleCNN), S = 128, η = 0.1, 30 epochs, V = the top K = 10 eigenvectors of the Hessian on a fixed subset of 256 training examples, refreshed once per epoch (29 steps) by warm-started Lanczos, as in the paper. The ablation trains γ = 0.01 with K = 1 besides 10. The `cnn` is the quick model because it generalises like the paper's convnets (about 90% test accuracy on MNIST-1D) where the 15k-parameter MLP of notebook 01 reaches about 60% and overfits; on the MLP (`-p model mlp -p lr 0.4`) only the curvature side of the finding could be read. η = 0.1 keeps SGD's sharpness near its stability limit 2/η (the mechanism the nudge acts on) while γ = 5 (a step of 5η along the top directions) still trains; at η = 0.4 γ = 5 collapses to chance.
 #
-# The **paper** profile is the paper's SimpleCNN-medium on CIFAR-10 with its 45k/5k split and augmentation (η = 0.01, K = 10, γ ∈ {0.01, 0.1, 1, 5}, two seeds), for a GPU. Its schedule is the original code's: up to 2,000 epochs, the learning rate cut ×0.1 after 100 epochs without a lower validation loss (`sgdlab.schedules.ReduceOnPlateau`), early stopping after 200 epochs without a higher validation accuracy (`EarlyStopping`), and the model kept is the best-validation checkpoint: validation and test accuracy are measured every epoch, so the test accuracy at the epoch of best validation accuracy is that checkpoint's. **Deviations:** The Hessian is that of a fixed unaugmented training subset (the paper draws a fresh augmented sample); sharpness is λ₁ by Lanczos rather than the Frobenius norm of the paper's table.
+# The **paper** profile is the paper's SimpleCNN-medium on CIFAR-10 with its 45k/5k split and augmentation (η = 0.01, K = 10, γ ∈ {0.01, 0.1, 1, 5}, two seeds), for a GPU. Its schedule is the original code's: up to 2,000 epochs, the learning rate cut ×0.1 after 100 epochs without a lower validation loss (`sgdlab.training.schedules.ReduceOnPlateau`), early stopping after 200 epochs without a higher validation accuracy (`EarlyStopping`), and the model kept is the best-validation checkpoint: validation and test accuracy are measured every epoch, so the test accuracy at the epoch of best validation accuracy is that checkpoint's. **Deviations:** The Hessian is that of a fixed unaugmented training subset (the paper draws a fresh augmented sample); sharpness is λ₁ by Lanczos rather than the Frobenius norm of the paper's table.
 #
 # Measured as the paper's table: **test accuracy at the best-validation checkpoint**; **validation accuracy at a fixed early epoch** (the paper's epoch 50; here epoch 5 of 30, in the steep part of training) for speed; **sharpness**, λ₁ at the end (the mean over the last quarter of training: λ₁ fluctuates between measurements); the final training loss and the distance from initialisation. Every comparison with SGD (γ = 1) is **paired by seed**: each nudged run against the SGD run of the same seed (same initialisation, data split and batch order).
 
@@ -37,12 +37,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, data, plots, results, summaries
-from sgdlab.clock import Every
-from sgdlab.finding import Finding
+from sgdlab.findings import claims, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
 from sgdlab.optim import Nudged
-from sgdlab.schedules import EarlyStopping, ReduceOnPlateau
-from sgdlab.sweep import run_grid
+from sgdlab.task import data
+from sgdlab.training import run_cache
+from sgdlab.training.clock import Every
+from sgdlab.training.schedules import EarlyStopping, ReduceOnPlateau
 
 finding = Finding.open(
     "03_nudged_sgd", profile,
@@ -84,10 +87,10 @@ print(f"{s.profile} profile: {s.model} on {s.dataset} (validation split), η={s.
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes. The ablation's run at K=10 is the grid's run at the smallest γ and the first seed.
 
 # %% tags=[]
-by_gamma = results.load_grid(run_grid(grid, progress=False), ["seed", "optimizer.gamma"])
-by_k = results.load_grid(run_grid(ablation, progress=False), ["optimizer.k"])
-results.save(by_gamma, finding.out / "nudged_by_gamma.nc")
-results.save(by_k, finding.out / "nudged_by_k.nc")
+by_gamma = tables.load_grid(run_grid(grid, progress=False), ["seed", "optimizer.gamma"])
+by_k = tables.load_grid(run_grid(ablation, progress=False), ["optimizer.k"])
+run_cache.save(by_gamma, finding.out / "nudged_by_gamma.nc")
+run_cache.save(by_k, finding.out / "nudged_by_k.nc")
 diverged = int((by_gamma.diverged == 1).sum() + (by_k.diverged == 1).sum())
 print(f"{len(grid) + len(s.ablation_k)} runs, {diverged} diverged; results in {finding.out}")
 

@@ -49,10 +49,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, data, interpolation, plots, results, summaries
-from sgdlab.clock import Every
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, interpolation, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.task import data
+from sgdlab.training import run_cache
+from sgdlab.training.clock import Every
 
 finding = Finding.open(
     "04_lr_batch_ratio", profile,
@@ -126,9 +129,9 @@ def endpoints(ds):
                        "test_acc": summaries.final(ds["test_acc"]), "train_acc": summaries.final(ds["train_acc"])})
 
 
-b1_grid = results.load_grid(grid_runs, ["seed", "lr", "batch_size"])
+b1_grid = tables.load_grid(grid_runs, ["seed", "lr", "batch_size"])
 b1 = endpoints(b1_grid).mean("seed").assign(ratio=b1_grid.lr / b1_grid.batch_size)
-results.save(b1, finding.out / "b1_endpoints.nc")
+run_cache.save(b1, finding.out / "b1_endpoints.nc")
 all_runs = [*grid_runs.values(), *family_runs.values(), *contrast_runs.values()]
 print(f"{len(all_runs)} runs, {sum(int(r.attrs['diverged']) for r in all_runs)} diverged; results in {finding.out}")
 
@@ -174,7 +177,7 @@ alphas = (-1.0, 0.0, 1.0, 2.0) if finding.smoke else np.linspace(-1.0, 2.0, 13) 
 lines = xr.concat([xr.concat([interpolation.between(family_runs[largest, 1.0, r], partner(key, r), alphas)
                               for key in partner_keys.values()], dim=xr.DataArray(list(partner_keys), dims="partner"))
                    for r in run_seeds], dim=xr.DataArray(run_seeds, dims="seed"))
-results.save(lines, finding.out / "b2_interpolation.nc")
+run_cache.save(lines, finding.out / "b2_interpolation.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for name in partner_keys:
     line = lines.sel(partner=name, seed=run_seeds[0])
@@ -208,7 +211,7 @@ def asymmetry(line):
 
 def mean_end(runs):
     """The seed-mean endpoint of a list of runs (one per seed)."""
-    return endpoints(results.stack(dict(zip(map(str, run_seeds), runs)), "seed")).mean("seed")
+    return endpoints(tables.stack(dict(zip(map(str, run_seeds), runs)), "seed")).mean("seed")
 
 
 reference = mean_end([family_runs[largest, 1.0, r] for r in run_seeds])
@@ -226,9 +229,9 @@ for name, row in compare.items():
 # ## B3 — where the invariance breaks
 
 # %% tags=[]
-fam = {n: endpoints(results.load_grid([family_runs[n, beta, r] for beta in s.betas for r in run_seeds],
+fam = {n: endpoints(tables.load_grid([family_runs[n, beta, r] for beta in s.betas for r in run_seeds],
                                       ["lr", "seed"])).mean("seed") for n in s.train_sizes}
-results.save(xr.concat(list(fam.values()), dim=xr.DataArray([n or 0 for n in fam], dims="train_size")),
+run_cache.save(xr.concat(list(fam.values()), dim=xr.DataArray([n or 0 for n in fam], dims="train_size")),
              finding.out / "b3_family.nc")
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for n, rows in fam.items():

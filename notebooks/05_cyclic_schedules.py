@@ -34,10 +34,12 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, plots, results, summaries
-from sgdlab.finding import Finding
-from sgdlab.schedules import Alternating
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.training import run_cache
+from sgdlab.training.schedules import Alternating
 
 finding = Finding.open(
     "05_cyclic_schedules", profile,
@@ -98,7 +100,7 @@ def at_half_stages(stage, name):
 
 measured = {(stage, name): at_half_stages(stage, name) for stage in s.stages for name in names}
 for stage in s.stages:
-    results.save(results.stack({f"{name} seed {r}": raw[stage, name, r] for name in names for r in run_seeds},
+    run_cache.save(tables.stack({f"{name} seed {r}": raw[stage, name, r] for name in names for r in run_seeds},
                                "run"), finding.out / f"cyclic_schedules_stage{stage:g}.nc")
     for name in names:
         lam, acc = measured[stage, name]

@@ -35,9 +35,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab import claims, plots, results, summaries
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, plots, summaries
+from sgdlab.findings.finding import Finding
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.training import run_cache
 
 finding = Finding.open(
     "06_memorisation", profile,
@@ -67,7 +69,7 @@ print(f"{s.profile} profile: {s.model} on {s.dataset} ({s.train_size or 'all'} e
 # The runs side by side over noise level, η and S. Runs of different S are measured at slightly different epochs (every 1.2 epochs, to the nearest step), so each holds NaN at the others' measurement times.
 
 # %% tags=[]
-grid = results.load_grid(run_grid(configs, progress=False), ["label_noise", "lr", "batch_size"])
+grid = tables.load_grid(run_grid(configs, progress=False), ["label_noise", "lr", "batch_size"])
 levels = xr.DataArray(s.levels, dims="level", coords={"level": s.levels})
 summary = xr.Dataset({
     "ratio": grid.lr / grid.batch_size,
@@ -80,7 +82,7 @@ summary = xr.Dataset({
     "final_memorised_acc": summaries.final(grid.memorised_acc),
     "final_test_acc": summaries.final(grid.test_acc),
 })
-results.save(summary, finding.out / "memorisation_summary.nc")
+run_cache.save(summary, finding.out / "memorisation_summary.nc")
 for p, lr, b in configs:
     row = summary.sel(label_noise=p, lr=lr, batch_size=b)
     at = "  ".join(f"{m:.0%}: " + ("never" if np.isnan(a) else f"ep {e:5.1f} clean {a:.3f}")

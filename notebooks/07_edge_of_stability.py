@@ -29,24 +29,25 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, eos, plots
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, eos_settings, plots
+from sgdlab.findings.finding import Finding
+from sgdlab.grid.runner import run_grid
+from sgdlab.theory import edge_of_stability
 
 finding = Finding.open(
     "07_edge_of_stability", profile,
     parameters=dict(learning_rates=learning_rates, steps=steps, seed=seed, device=device, output_dir=output_dir,
                     smoke=smoke),
-    quick=eos.SETTINGS["quick"], paper=eos.SETTINGS["paper"], smoke=eos.SETTINGS["smoke"],
+    quick=eos_settings.SETTINGS["quick"], paper=eos_settings.SETTINGS["paper"], smoke=eos_settings.SETTINGS["smoke"],
     cites=("cohen2021",),
 )
 s = finding.settings
 base = finding.config()
-gd = eos.full_batch(base, 0.1, s.steps, s.eigen_every)  # its η is replaced by each run's
-learning_rates = eos.step_sizes(gd, s.edge_ratios, s.learning_rates)
+gd = eos_settings.full_batch(base, 0.1, s.steps, s.eigen_every)  # its η is replaced by each run's
+learning_rates = eos_settings.step_sizes(gd, s.edge_ratios, s.learning_rates)
 middle = learning_rates[len(learning_rates) // 2]
 cross_entropy_lr = (middle if s.learning_rates else
-                    eos.step_sizes(dataclasses.replace(gd, loss="cross_entropy"), [s.edge_ratios[1]])[0])
+                    eos_settings.step_sizes(dataclasses.replace(gd, loss="cross_entropy"), [s.edge_ratios[1]])[0])
 configs = {("mse", lr): dataclasses.replace(gd, lr=lr) for lr in learning_rates}
 configs[("cross_entropy", cross_entropy_lr)] = dataclasses.replace(gd, lr=cross_entropy_lr, loss="cross_entropy")
 sgd_epochs = s.steps * s.sgd_batch_size / s.train_size  # as many steps as GD takes
@@ -76,7 +77,7 @@ def sharpness(ds):
 
 def after_edge(ds, lr):
     """The training loss per step from the first measurement at 2/η on (None if never reached)."""
-    start = eos.edge_step(*sharpness(ds), lr)
+    start = edge_of_stability.edge_step(*sharpness(ds), lr)
     return None if start is None else ds.batch_loss.values[int(start):]
 
 
@@ -123,17 +124,17 @@ table = {}
 for kind, lr in configs:
     ds = runs[(kind, lr)]
     steps_, lam = sharpness(ds)
-    edge = eos.edge_step(steps_, lam, lr)
+    edge = edge_of_stability.edge_step(steps_, lam, lr)
     loss = after_edge(ds, lr)
     table[f"{kind} η={lr:g}"] = {
         "lambda1_initial": float(lam[0]), "threshold": 2 / lr, "edge_step": edge,
-        "max_eta_lambda_over_2": float(np.max(eos.normalised_sharpness(lam, lr))),
-        "median_eta_lambda_over_2_after_edge": eos.median_after_edge(steps_, lam, lr),
+        "max_eta_lambda_over_2": float(np.max(edge_of_stability.normalised_sharpness(lam, lr))),
+        "median_eta_lambda_over_2_after_edge": edge_of_stability.median_after_edge(steps_, lam, lr),
         "rho_step_lambda1_before_edge": claims.rank_correlation(steps_[steps_ <= edge], lam[steps_ <= edge])
         if edge is not None and np.sum(steps_ <= edge) > 2 else float("nan"),
-        "loss_rise_fraction_after_edge": eos.rise_fraction(loss) if loss is not None and len(loss) > 4 else float("nan"),
-        "loss_window_means_after_edge": eos.window_means(loss, 4).tolist() if loss is not None and len(loss) > 4 else [],
-        "loss_falls_over_windows": loss is not None and len(loss) > 4 and eos.decreases_over_windows(loss, 4),
+        "loss_rise_fraction_after_edge": edge_of_stability.rise_fraction(loss) if loss is not None and len(loss) > 4 else float("nan"),
+        "loss_window_means_after_edge": edge_of_stability.window_means(loss, 4).tolist() if loss is not None and len(loss) > 4 else [],
+        "loss_falls_over_windows": loss is not None and len(loss) > 4 and edge_of_stability.decreases_over_windows(loss, 4),
     }
 for name, row in table.items():
     print(f"{name:>20}  λ1(0) {row['lambda1_initial']:6.2f}  2/η {row['threshold']:6.2f}  edge at step "

@@ -28,26 +28,27 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, eos, plots
-from sgdlab.finding import Finding
+from sgdlab.findings import claims, eos_settings, plots
+from sgdlab.findings.finding import Finding
+from sgdlab.grid.runner import run_grid
 from sgdlab.optim import CDAT
-from sgdlab.sweep import run_grid
+from sgdlab.theory import edge_of_stability
 
 finding = Finding.open(
     "08_curvature_aware_tuning", profile,
     parameters=dict(sigmas=sigmas, extra_learning_rates=extra_learning_rates, steps=steps, seed=seed, device=device,
                     output_dir=output_dir, smoke=smoke),
     common=dict(sigmas=[1.0, 2.0]),
-    quick=eos.SETTINGS["quick"] | dict(extra_learning_rates=None, extra_edge_ratios=[1.25]),
-    paper=eos.SETTINGS["paper"] | dict(extra_learning_rates=[0.08], extra_edge_ratios=None),
-    smoke=eos.SETTINGS["smoke"],
+    quick=eos_settings.SETTINGS["quick"] | dict(extra_learning_rates=None, extra_edge_ratios=[1.25]),
+    paper=eos_settings.SETTINGS["paper"] | dict(extra_learning_rates=[0.08], extra_edge_ratios=None),
+    smoke=eos_settings.SETTINGS["smoke"],
     cites=("roulet2024", "cohen2021"),
 )
 s = finding.settings
 base = finding.config()
-gd = eos.full_batch(base, 0.1, s.steps, s.eigen_every)  # its η is replaced by each run's
-learning_rates = eos.step_sizes(gd, s.edge_ratios, s.learning_rates)  # notebook 07's
-learning_rates += eos.step_sizes(gd, s.extra_edge_ratios, s.extra_learning_rates)
+gd = eos_settings.full_batch(base, 0.1, s.steps, s.eigen_every)  # its η is replaced by each run's
+learning_rates = eos_settings.step_sizes(gd, s.edge_ratios, s.learning_rates)  # notebook 07's
+learning_rates += eos_settings.step_sizes(gd, s.extra_edge_ratios, s.extra_learning_rates)
 constant = {lr: dataclasses.replace(gd, lr=lr) for lr in learning_rates}
 tuned = {sigma: dataclasses.replace(constant[learning_rates[0]], optimizer=CDAT(sigma=sigma)) for sigma in s.sigmas}
 print(f"{s.profile} profile: {s.model} {s.model_options} on {s.train_size} {s.dataset} examples, {s.loss}, {s.steps} steps")
@@ -74,7 +75,7 @@ def lr_and_sharpness(ds):
     from that state (greedy CDAT's η_t alternates from step to step)."""
     lam = ds["lambda"].sel(eig=1).dropna("step")
     lam = lam.sel(step=lam.step[lam.step < len(ds.iteration) - 1])
-    return lam.step.values, eos.cycle_step_size(ds.step_lr.values, lam.step.values), lam.values
+    return lam.step.values, edge_of_stability.cycle_step_size(ds.step_lr.values, lam.step.values), lam.values
 
 
 for (kind, value), ds in runs.items():
@@ -130,7 +131,7 @@ table = {}
 for sigma in s.sigmas:
     ds = runs[("cdat", sigma)]
     steps_, lr_t, lam = lr_and_sharpness(ds)
-    edge = eos.normalised_sharpness(lam, lr_t)
+    edge = edge_of_stability.normalised_sharpness(lam, lr_t)
     table[f"σ={sigma:g}"] = {
         "median_eta_lambda_over_2": float(np.median(edge)),
         "median_eta_lambda_over_2_second_half": float(np.median(edge[len(edge) // 2:])),

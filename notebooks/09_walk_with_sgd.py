@@ -31,10 +31,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sgdlab
-from sgdlab import claims, plots, walk
-from sgdlab.clock import Every
-from sgdlab.finding import Finding
-from sgdlab.sweep import run_grid
+from sgdlab.findings import claims, plots
+from sgdlab.findings.finding import Finding
+from sgdlab.grid.runner import run_grid
+from sgdlab.theory import segments
+from sgdlab.training.clock import Every
 
 finding = Finding.open(
     "09_walk_with_sgd", profile,
@@ -80,7 +81,7 @@ print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_siz
 
 # %%
 runs = run_grid(configs, progress=False)
-summaries = {point: walk.summarise(ds.segment_loss) for point, ds in runs.items()}
+summaries = {point: segments.summarise(ds.segment_loss) for point, ds in runs.items()}
 print(f"{len(runs)} runs, {sum(int(ds.attrs['diverged']) for ds in runs.values())} diverged; "
       f"{sum(sm.sizes['iteration'] for sm in summaries.values())} segments")
 

@@ -5,7 +5,7 @@
 #
 # **C4.** After the loss plateaus, take the SGD trajectory of one layer's weights over a window and its principal components pᵢ with variances σᵢ². The flatness Fᵢ is the width of the loss profile L(w₀ + δpᵢ) at the level e·L(w₀). The variance falls as the flatness grows, σᵢ² ∝ Fᵢ^(−ψ) with ψ ≈ 4 on MNIST for any S and η — the opposite of an equilibrium at fixed temperature, where σᵢ² ∝ Fᵢ² (a Langevin control with isotropic noise shows that sign); the variance lives in a few directions (a few tens of PCs hold 90%); PC1 is a drift.
 #
-# We record the middle layer's weights (trace `"weights"`, `sgdlab.trajectory`) over the last epochs of each run, and analyse them with `trajectory.analyse`: PCA, flatness by bracketing and bisection, and the power-law fit with a bootstrap interval. w₀ is the window's mean **[verify]** (the paper's text could not be checked), with the other layers at the run's final state; the loss is that of the whole training set.
+# We record the middle layer's weights (trace `"weights"`, `sgdlab.trajectory`) over the last epochs of each run, and analyse them with `trajectory_analysis.analyse`: PCA, flatness by bracketing and bisection, and the power-law fit with a bootstrap interval. w₀ is the window's mean **[verify]** (the paper's text could not be checked), with the other layers at the run's final state; the loss is that of the whole training set.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sgdlab
-from sgdlab import claims, plots, trajectory
-from sgdlab.clock import Every
-from sgdlab.finding import Finding
+from sgdlab.findings import claims, plots, trajectory_analysis
+from sgdlab.findings.finding import Finding
+from sgdlab.grid.runner import run_grid
 from sgdlab.optim import Langevin
-from sgdlab.sweep import run_grid
+from sgdlab.training.clock import Every
 
 finding = Finding.open(
     "10_variance_flatness", profile,
@@ -70,7 +70,7 @@ print(f"{s.profile} profile: 2×50 MLP on {s.dataset} ({n_train} examples); SGD 
 
 # %%
 runs = run_grid(configs, progress=False)
-analyses = {key: trajectory.analyse(ds, s.n_components) for key, ds in runs.items()}
+analyses = {key: trajectory_analysis.analyse(ds, s.n_components) for key, ds in runs.items()}
 for key, a in analyses.items():
     loss = runs[key].train_loss.dropna("step")
     print(f"{str(key):>12}  ψ = {a.attrs['psi']:5.2f} [{a.attrs['psi_low']:5.2f}, {a.attrs['psi_high']:5.2f}]  PCs for 90%: "

@@ -37,11 +37,13 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab import claims, fdr, plots, results
-from sgdlab.clock import Every
-from sgdlab.finding import Finding
+from sgdlab.findings import claims, plots
+from sgdlab.findings.finding import Finding
+from sgdlab.grid.runner import run_grid
 from sgdlab.optim import SGD, FDRScheduler
-from sgdlab.sweep import run_grid
+from sgdlab.theory import fluctuation_dissipation
+from sgdlab.training import run_cache
+from sgdlab.training.clock import Every
 
 finding = Finding.open(
     "11_fluctuation_dissipation", profile,
@@ -77,7 +79,7 @@ print(f"FDR2: plain SGD, η={s.fdr2_lr}, λ={s.weight_decay}, {s.fdr2_epochs} ep
 # %%
 runs = run_grid(configs, progress=False)
 for name, ds in runs.items():
-    results.save(ds, finding.out / f"{name.replace(' ', '_')}.nc")
+    run_cache.save(ds, finding.out / f"{name.replace(' ', '_')}.nc")
 print(f"{len(runs)} runs, {sum(int(ds.diverged) for ds in runs.values())} diverged; results in {finding.out}")
 
 # %% [markdown]
@@ -98,7 +100,7 @@ def fdr1_curve(ds):
     """The epochs of the trace's windows and the scheduler's half-window FDR1 ratio at each."""
     window = (ds.fdr_steps > 0).values
     restarts = [step for step, _, _ in cuts(ds)]
-    return ds.epoch.values[window], fdr.running_half_ratio(ds.fdr_ol.values[window], ds.fdr_or.values[window],
+    return ds.epoch.values[window], fluctuation_dissipation.running_half_ratio(ds.fdr_ol.values[window], ds.fdr_or.values[window],
                                                            ds.fdr_steps.values[window], restarts)
 
 
@@ -150,7 +152,7 @@ f2 = runs["FDR2"]
 late = (f2.epoch >= float(f2.epoch.max()) / 2) & (f2.step > 0)
 grad_sq, right = float(f2.fdr2_grad_sq[late].mean()), float(f2.fdr2_right[late].mean())
 fdr2_ratio = grad_sq / right
-h_obs = fdr.hessian_magnitude(grad_sq, float(f2.fdr_or[late].mean()))
+h_obs = fluctuation_dissipation.hessian_magnitude(grad_sq, float(f2.fdr_or[late].mean()))
 h_direct = float((f2.fdr2_rayleigh * f2.fdr2_batch_grad_sq)[late].mean() / f2.fdr2_batch_grad_sq[late].mean())
 lambda_f = float(f2["lambda"].sel(eig=1)[late].mean()) + s.weight_decay
 fdr1_late = float(f2.fdr_ol[late].mean() / f2.fdr_or[late].mean())
@@ -188,8 +190,8 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-wd_start, wd_end = (fdr.fdr1_distance(r) for r in stretches["weight decay"][:2])
-nowd_end = fdr.fdr1_distance(stretches["no weight decay"][1])
+wd_start, wd_end = (fluctuation_dissipation.fdr1_distance(r) for r in stretches["weight decay"][:2])
+nowd_end = fluctuation_dissipation.fdr1_distance(stretches["no weight decay"][1])
 fired = cuts(runs["weight decay"])
 verdicts = [
     claims.claim("C5.fdr1-equilibrates", "with weight decay FDR1 goes from far off to within a few percent",

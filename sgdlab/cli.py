@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 from papermill.iorw import NoDatesSafeLoader
 
-from sgdlab import __version__, notebooks, report, reproduce
+from sgdlab import __version__
+from sgdlab.reproduction import index as report
+from sgdlab.reproduction import notebooks, reproduce
 
 
 def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:

@@ -18,9 +18,9 @@ FACTORIES = {"zeros", "ones", "empty", "full", "eye", "arange", "linspace", "ran
 CPU_BY_DESIGN = {  # module: functions whose tensors stay on the CPU (data, seeded index permutations)
     "data.py": "every function: datasets are prepared on the CPU and moved once per run",
     "models.py": "every function: shapes are probed on the CPU before the model is moved",
-    "train.py:BatchStream": "mini-batch indices, drawn on the CPU and moved in _batches",
-    "train.py:_fixed_subset": "the fixed Hessian and evaluation subsets' indices, moved where used",
-    "train.py:_batches": "the full batch's indices, moved on the next line",
+    "loop.py:BatchStream": "mini-batch indices, drawn on the CPU and moved in _batches",
+    "loop.py:_fixed_subset": "the fixed Hessian and evaluation subsets' indices, moved where used",
+    "loop.py:_batches": "the full batch's indices, moved on the next line",
 }
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from sgdlab import notebooks
+from sgdlab.reproduction import notebooks
 
 
 @pytest.mark.smoke

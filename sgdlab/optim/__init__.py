@@ -12,60 +12,9 @@ backward pass; ``forward(batch) -> (mean loss, logits)``. An optimizer whose spe
 sets its own learning rate along the run, so a run refuses to combine it with an ``lr_schedule``.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
-
-import torch
-from torch import Tensor, nn
-
-from sgdlab.curvature import Batch, LossFn
-from sgdlab.kinds import Kinds
-
-OPTIMIZERS = Kinds("optimizer")
-Forward = Callable[[Batch], tuple[Tensor, Tensor]]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """What an optimizer is built from: the run's step settings and its fixed Hessian subset."""
-
-    lr: float
-    momentum: float
-    weight_decay: float
-    loss_fn: LossFn
-    hessian_batches: Sequence[Batch]
-    bn_mode: str = "eval"
-    eigen_tol: float = 1e-3
-    seed: int = 0
-
-
-class Spec(Protocol):
-    """An optimizer's configuration: a frozen dataclass registered in :data:`OPTIMIZERS`."""
-
-    kind: ClassVar[str]
-    uses_batch: ClassVar[bool]
-    chooses_lr: ClassVar[bool]
-
-    def check(self, n_params: int) -> None: ...
-
-    def build(self, model: nn.Module, setting: Setting) -> torch.optim.Optimizer: ...
-
-
-def from_value(value: Any) -> Spec:
-    """An optimizer spec from a spec, a kind name (its defaults) or its ``{"kind": ...}`` dict."""
-    if OPTIMIZERS.is_member(value):
-        return value
-    if isinstance(value, (str, dict)):
-        return OPTIMIZERS.from_dict(value)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS.classes)} (e.g. sgdlab.optim.SGD()), "
-                     f"got {value!r}")
-
-
 # registration order: sgd, nudged, cdat, ... (error messages list kinds in this order)
 # isort: off
+from sgdlab.optim.base import OPTIMIZERS, Forward, Setting, Spec, from_value
 from sgdlab.optim.sgd import SGD
 from sgdlab.optim.nudged import Nudged, NudgedSGD, top_eigenvectors
 from sgdlab.optim.cdat import CDAT, CurvatureAwareGD
@@ -73,5 +22,5 @@ from sgdlab.optim.langevin import Langevin, LangevinDynamics
 from sgdlab.optim.fdr import FDRSGD, FDRScheduler
 # isort: on
 
-__all__ = ["CDAT", "FDRSGD", "OPTIMIZERS", "CurvatureAwareGD", "FDRScheduler", "Langevin", "LangevinDynamics",
-           "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value", "top_eigenvectors"]
+__all__ = ["CDAT", "FDRSGD", "OPTIMIZERS", "CurvatureAwareGD", "FDRScheduler", "Forward", "Langevin",
+           "LangevinDynamics", "Nudged", "NudgedSGD", "SGD", "Setting", "Spec", "from_value", "top_eigenvectors"]

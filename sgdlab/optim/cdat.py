@@ -23,9 +23,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from sgdlab import checks
+from sgdlab.core import checks
 from sgdlab.curvature import Batch
-from sgdlab.optim import OPTIMIZERS, Forward, Setting
+from sgdlab.optim.base import OPTIMIZERS, Forward, Setting
 
 
 @OPTIMIZERS.register("cdat")

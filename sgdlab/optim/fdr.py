@@ -2,11 +2,12 @@
 
 Yaida, *Fluctuation-dissipation relations for stochastic gradient descent*, ICLR 2019, and its code
 (``FDR_quencher``). Every step records FDR1's observables O_L = θ·∇f_B and O_R = (η/2)(1+μ)/(1−δ)‖v‖²
-(:func:`sgdlab.fdr.observables`). Every ``t_adaptive`` steps since the last cut, the ratio of their means
-over the last half of those steps is checked; when |⟨O_L⟩/⟨O_R⟩ − 1| < X, SGD is taken to be at
-equilibrium and η is multiplied by (1 − Y), and the record starts afresh. Between cuts the steps are
-exactly those of ``torch.optim.SGD``. (The paper's code squares the velocity before the step; this one
-the velocity the step takes, v_{t+1}, as the "fdr" trace does: the two have one stationary mean.)
+(:func:`sgdlab.theory.fluctuation_dissipation.observables`). Every ``t_adaptive`` steps since the last
+cut, the ratio of their means over the last half of those steps is checked; when |⟨O_L⟩/⟨O_R⟩ − 1| < X,
+SGD is taken to be at equilibrium and η is multiplied by (1 − Y), and the record starts afresh.
+Between cuts the steps are exactly those of ``torch.optim.SGD``. (The paper's code squares the velocity
+before the step; this one the velocity the step takes, v_{t+1}, as the "fdr" trace does: the two have one
+stationary mean.)
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from sgdlab import checks, fdr
-from sgdlab.optim import OPTIMIZERS, Setting
+from sgdlab.core import checks
+from sgdlab.optim.base import OPTIMIZERS, Setting
+from sgdlab.theory.fluctuation_dissipation import fdr1_distance, half_window_ratio, observables
 
 
 def _open_unit(name: str, value: Any) -> None:
@@ -81,7 +83,7 @@ class FDRSGD(torch.optim.SGD):
         """Cut η when ``t_adaptive`` more steps have been recorded and FDR1 holds within X on their last half."""
         if not self.o_l or len(self.o_l) % self.t_adaptive:
             return
-        if fdr.fdr1_distance(fdr.half_window_ratio(self.o_l, self.o_r)) < self.X:
+        if fdr1_distance(half_window_ratio(self.o_l, self.o_r)) < self.X:
             for group in self.param_groups:
                 group["lr"] *= 1 - self.Y
             self.cuts.append((self.steps, self.param_groups[0]["lr"]))
@@ -100,7 +102,7 @@ class FDRSGD(torch.optim.SGD):
         theta, gradient = self._flat(params), self._flat(p.grad for p in params)
         super().step()
         velocity = self._flat(self.state[p]["momentum_buffer"] for p in params) if group["momentum"] else None
-        o_l, o_r = fdr.observables(theta, gradient, group["lr"], weight_decay=group["weight_decay"], velocity=velocity,
+        o_l, o_r = observables(theta, gradient, group["lr"], weight_decay=group["weight_decay"], velocity=velocity,
                                    momentum=group["momentum"], dampening=group["dampening"])
         self.o_l.append(o_l)
         self.o_r.append(o_r)

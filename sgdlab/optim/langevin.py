@@ -18,8 +18,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from sgdlab import checks, seeds
-from sgdlab.optim import OPTIMIZERS, Setting
+from sgdlab.core import checks, seeds
+from sgdlab.optim.base import OPTIMIZERS, Setting
 
 
 @OPTIMIZERS.register("langevin")

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sgdlab import checks, curvature
+from sgdlab import curvature
+from sgdlab.core import checks
 from sgdlab.curvature import Batch, LossFn
-from sgdlab.optim import OPTIMIZERS, Setting
+from sgdlab.optim.base import OPTIMIZERS, Setting
 
 Basis = Callable[[Tensor | None], Tensor]
 

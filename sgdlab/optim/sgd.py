@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sgdlab.optim import OPTIMIZERS, Setting
+from sgdlab.optim.base import OPTIMIZERS, Setting
 
 
 @OPTIMIZERS.register("sgd")

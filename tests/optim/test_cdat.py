@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from sgdlab import losses, train
-from sgdlab.config import RunConfig
 from sgdlab.optim import CDAT, CurvatureAwareGD
+from sgdlab.task import losses
+from sgdlab.training import loop as train
+from sgdlab.training.config import RunConfig
 
 EIGENVALUES = torch.tensor([9.0, 4.0, 2.0, 1.0, 0.25], dtype=torch.float64)
 
@@ -153,11 +154,6 @@ def test_plain_step_is_refused():
 FULL_BATCH = RunConfig(train_size=128, batch_size=None, epochs=6, loss="mse", optimizer=CDAT(sigma=2.0),
                        traces=("loss",), probes=("eigen",), hessian_size=128, top_k=2, measure_every=1.0,
                        eigen_tol=1e-6, model_options={"width": 8, "activation": "tanh"}, dtype="float64")
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "sgdlab-data"))
 
 
 def first_cdat_lr(config: RunConfig) -> float:

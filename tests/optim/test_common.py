@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sgdlab import config as configuration
-from sgdlab import train
-from sgdlab.config import RunConfig
 from sgdlab.optim import CDAT, OPTIMIZERS, SGD, FDRScheduler, Langevin, Nudged
-from sgdlab.schedules import ReduceOnPlateau, Step
+from sgdlab.training import config as configuration
+from sgdlab.training import loop as train
+from sgdlab.training.config import RunConfig
+from sgdlab.training.schedules import ReduceOnPlateau, Step
 
 KINDS = list(OPTIMIZERS.classes)
 TINY = RunConfig(train_size=128, batch_size=32, epochs=1, probes=("losses",), traces=("loss",), hessian_size=64,
@@ -34,11 +34,6 @@ NEUTRAL = {  # the setting that reduces to SGD, or why there is none
     "langevin": "Langevin dynamics needs a positive temperature; SGD is only its limit T → 0",
     "fdr": FDRScheduler(t_adaptive=10**6),  # never checks within the run: no cut
 }
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path_factory.getbasetemp() / "sgdlab-data"))
 
 
 def run(config: RunConfig) -> xr.Dataset:

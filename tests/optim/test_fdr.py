@@ -10,16 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sgdlab import config as configuration
-from sgdlab.config import RunConfig
 from sgdlab.optim import FDRSGD, FDRScheduler
+from sgdlab.training import config as configuration
+from sgdlab.training.config import RunConfig
+from tests.conftest import tiny_mlp
 
 F64 = torch.float64
-
-
-def tiny_mlp() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
 
 
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 6) -> list[torch.Tensor]:

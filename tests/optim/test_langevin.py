@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from sgdlab import config as configuration
-from sgdlab import losses, optim
-from sgdlab.config import RunConfig
+from sgdlab import optim
 from sgdlab.optim import Langevin, LangevinDynamics
+from sgdlab.task import losses
+from sgdlab.training import config as configuration
+from sgdlab.training.config import RunConfig
 
 
 def setting(momentum: float = 0.0, weight_decay: float = 0.0) -> optim.Setting:

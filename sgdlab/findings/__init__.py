@@ -1,0 +1,2 @@
+"""What the finding notebooks share: ``Finding`` (a notebook's parameters, profile and outputs), claims,
+summaries, figures, citations, and each notebook's settings."""

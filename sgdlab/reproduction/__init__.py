@@ -1,0 +1,1 @@
+"""Executing the finding notebooks: papermill runs, ``sgdlab reproduce`` and ``sgdlab sweep``, the index page."""

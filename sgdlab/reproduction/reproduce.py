@@ -1,0 +1,161 @@
+"""Reproduce the findings, and sweep a notebook over a parameter grid, with papermill."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from sgdlab.core import paths
+from sgdlab.findings import profiles
+from sgdlab.grid import executors
+from sgdlab.reproduction import index as report
+from sgdlab.reproduction import notebooks
+from sgdlab.training import run_cache
+
+
+def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executor: str | None,
+          jobs: int | None) -> None:
+    """Every piece of bad input, as one ValueError, before anything runs."""
+    for nb in notebook_paths:
+        notebooks.check_parameters(nb, {**parameters, "output_dir": ""})
+    if executor is not None:
+        executors.check(executor)
+    if jobs is not None:
+        executors.jobs_count(jobs)
+
+
+@contextmanager
+def counting_runs(progress: bool, poll_s: float = 1.0, smoke: bool = False) -> Iterator[None]:
+    """A progress counter of the runs that land in the run cache (the smoke cache for ``smoke``) while
+    notebooks execute in their kernels, with the total their grids have announced so far
+    (:func:`sgdlab.training.run_cache.planned`)."""
+    folder = paths.runs_dir(smoke)
+    before, start = set(folder.glob("*.nc")), time.time()
+    bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
+    stop = threading.Event()
+    announced: set[str] = set()
+
+    def poll() -> None:
+        while not stop.wait(poll_s):
+            announced.update(run_cache.planned_runs(folder, since=start - 1))
+            done = {p.stem for p in set(folder.glob("*.nc")) - before}
+            bar.total = len(announced | done) or None  # runs the notebooks' grids have announced so far
+            bar.update(len(done) - bar.n)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        bar.close()
+
+
+def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
+              executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
+              progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
+    """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
+
+    ``out`` defaults to ``data/reports/<profile>`` (``<profile>-smoke`` for ``smoke``); the index is
+    ``index.html`` and ``index.md``. ``executor`` and ``jobs`` reach the notebooks' grids through
+    ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. ``smoke`` passes ``smoke=True`` to every notebook: the
+    profile's path at tiny sizes (FakeData for the paper profile's image datasets), runs kept in the
+    smoke cache, claims recorded but not meaningful. A notebook that raises is recorded and the next
+    one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
+    """
+    profiles.check(profile)
+    chosen = notebooks.find(only, notebooks_dir)
+    parameters = {"profile": profile} | ({"smoke": True} if smoke else {})
+    check(chosen, parameters, executor, jobs)
+    out = report_folder(profile, out, smoke)
+    start, outcomes = time.perf_counter(), []
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
+        bar = tqdm(chosen, desc="notebooks", unit="notebook", disable=not progress)
+        for nb in bar:
+            bar.set_postfix_str(nb.stem)
+            notebooks.execute(nb, out / nb.stem, parameters)
+            outcomes.append(report.outcome(out / nb.stem))
+    report.write(out, profile, time.perf_counter() - start, smoke=smoke)
+    return outcomes
+
+
+def report_folder(profile: str, out: Path | None = None, smoke: bool = False) -> Path:
+    """Where :func:`reproduce` writes: ``out``, else ``data/reports/<profile>`` (``<profile>-smoke``)."""
+    return Path(out or paths.reports_dir() / (f"{profile}-smoke" if smoke else profile)).resolve()
+
+
+def grid_points(parameters: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of the values of each parameter, in the order given."""
+    names = list(parameters)
+    return [dict(zip(names, values)) for values in itertools.product(*(parameters[n] for n in names))]
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """A folder name for one grid point, e.g. ``lr=0.1,seed=1`` (characters unsafe in paths become ``-``)."""
+    return re.sub(r"[^\w.=,+-]", "-", _point_text(point))
+
+
+def point_names(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One folder name per point, unique: :func:`point_name`, plus a short hash of the point where
+    replacing unsafe characters made two names alike (``dataset=a/b`` and ``dataset=a-b``).
+
+    Raises ValueError when two points still share a folder (the same point twice, or ``1`` and ``"1"``).
+    """
+    names = [point_name(p) for p in points]
+    shared = {n for n in names if names.count(n) > 1}
+    names = [f"{n}-{_point_hash(p)}" if n in shared and n != _point_text(p) else n for n, p in zip(names, points)]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"grid points {dict(points[names.index(name)])} and {dict(points[i])} would share the "
+                             f"folder {name}; give each value once")
+    return names
+
+
+def _point_text(point: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}"
+                    for k, v in point.items())
+
+
+def _point_hash(point: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | None = None, *,
+          executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
+          progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
+    """Execute ``notebook`` once per point of the grid ``parameters`` into ``out/<point name>/``.
+
+    ``out`` defaults to ``data/sweeps/<notebook>`` (``<notebook>-smoke`` for ``smoke``, which passes
+    ``smoke=True`` to every point, see :func:`reproduce`). Runs that a point shares with another, or
+    with an earlier sweep, come from the run cache.
+    """
+    (nb,) = notebooks.find([notebook], notebooks_dir)
+    empty = [name for name, values in parameters.items() if not values]
+    if empty:
+        raise ValueError(f"parameter(s) {', '.join(empty)} need at least one value")
+    if smoke and "smoke" in parameters:
+        raise ValueError("give smoke either as --smoke or as a swept parameter, not both")
+    swept = grid_points(parameters)
+    points = [point | ({"smoke": True} if smoke else {}) for point in swept]
+    for point in points:
+        check([nb], point, executor, jobs)
+    folders = point_names(swept)  # named by the swept values only
+    out = Path(out or paths.data_dir() / "sweeps" / (f"{nb.stem}-smoke" if smoke else nb.stem)).resolve()
+    outcomes = []
+    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
+        for point, folder in tqdm(zip(points, folders), total=len(points), desc=nb.stem, unit="point",
+                                  disable=not progress):
+            notebooks.execute(nb, out / folder, point)
+            outcomes.append(report.outcome(out / folder))
+    return outcomes

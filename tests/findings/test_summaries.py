@@ -1,0 +1,131 @@
+"""Summaries of measured curves: the tail of a run and its last measured value, NaN marking no measurement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sgdlab.findings import summaries
+
+NAN = np.nan
+
+
+@pytest.fixture
+def curves():
+    """Two runs on one epoch axis (an outer join): run b is measured at other times and ends earlier."""
+    values = [[0.0, 1.0, 2.0, 3.0, NAN, 5.0],
+              [10.0, NAN, 12.0, NAN, 14.0, NAN]]
+    return xr.DataArray(values, dims=("run", "epoch"), coords={"run": ["a", "b"], "epoch": [0, 1, 2, 3, 4, 5]})
+
+
+def test_tail_keeps_the_measurements_from_that_fraction_of_the_time_axis_on(curves):
+    late = summaries.tail(curves, 0.4)
+    assert late.epoch.values.tolist() == [3, 4, 5]
+    np.testing.assert_array_equal(late.sel(run="a"), [3.0, NAN, 5.0])
+    assert float(late.sel(run="b").median()) == 14.0
+
+
+def test_tail_measures_time_from_the_first_to_the_last_measurement():
+    da = xr.DataArray([NAN, 1.0, 2.0, 3.0, 4.0, NAN], dims="epoch", coords={"epoch": [0, 2, 4, 6, 8, 10]})
+    # measured from epoch 2 to 8: the second half starts at epoch 5
+    assert summaries.tail(da, 0.5).epoch.values.tolist() == [6, 8]
+
+
+def test_tail_mean_is_the_mean_of_the_tail(curves):
+    np.testing.assert_allclose(summaries.tail(curves, 0.5).mean("epoch"), summaries.tail_mean(curves, 0.5))
+
+
+def test_tail_of_a_dataset_keeps_every_variable():
+    ds = xr.Dataset({"x": ("epoch", [1.0, 2.0, 3.0, 4.0]), "y": ("epoch", [NAN, NAN, 7.0, 8.0])},
+                    coords={"epoch": [0.0, 1.0, 2.0, 3.0]})
+    late = summaries.tail(ds, 0.5)
+    assert late.epoch.values.tolist() == [2.0, 3.0]
+    assert late.x.values.tolist() == [3.0, 4.0] and late.y.values.tolist() == [7.0, 8.0]
+
+
+def test_final_is_each_entrys_last_measured_value(curves):
+    last = summaries.final(curves)
+    assert last.dims == ("run",)
+    assert last.values.tolist() == [5.0, 14.0]
+    assert "epoch" not in last.coords
+
+
+def test_final_is_nan_where_an_entry_was_never_measured():
+    da = xr.DataArray([[1.0, 2.0], [NAN, NAN]], dims=("run", "epoch"), coords={"epoch": [0, 1]})
+    assert np.isnan(summaries.final(da).values[1])
+    assert summaries.final(da).values[0] == 2.0
+
+
+def test_final_of_a_curve_keeps_its_other_coordinates():
+    da = xr.DataArray([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dims=("eig", "epoch"),
+                      coords={"eig": [1, 2], "epoch": [0.0, 0.5, 1.0]})
+    last = summaries.final(da)
+    assert last.eig.values.tolist() == [1, 2] and last.values.tolist() == [3.0, 6.0]
+
+
+def test_initial_is_the_first_measured_value_of_each_run(curves):
+    shifted = curves.where(curves.epoch > 0)
+    np.testing.assert_array_equal(summaries.initial(shifted), [1.0, 12.0])
+
+
+def test_smoothed_is_a_centred_moving_mean_shorter_at_the_ends():
+    da = xr.DataArray([0.0, 0.0, 6.0, 0.0, 0.0], dims="epoch", coords={"epoch": range(5)})
+    np.testing.assert_allclose(summaries.smoothed(da, 3), [0.0, 2.0, 2.0, 2.0, 0.0])
+
+
+def test_smoothed_counts_only_the_times_a_run_was_measured(curves):
+    smooth = summaries.smoothed(curves, 3)
+    assert smooth.dims == curves.dims
+    # run b is measured at epochs 0, 2, 4 only: its neighbours are those, not the NaN between them
+    np.testing.assert_allclose(smooth.sel(run="b"), [11.0, NAN, 12.0, NAN, 13.0, NAN])
+    np.testing.assert_allclose(smooth.sel(run="a"), [0.5, 1.0, 2.0, 10 / 3, NAN, 4.0])
+
+
+def test_smoothed_rejects_a_window_that_is_not_a_number_of_measurements():
+    da = xr.DataArray([1.0, 2.0], dims="epoch")
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        summaries.smoothed(da, 0)
+    with pytest.raises(ValueError, match="window"):
+        summaries.smoothed(da, 2.5)
+
+
+def test_rise_time_is_when_the_given_fraction_of_the_rise_is_covered():
+    da = xr.DataArray([[1.0, 5.0, 9.0, 10.0, 10.0, 10.0], [NAN, 0.0, 1.0, 2.0, 3.0, 4.0]], dims=("run", "epoch"),
+                      coords={"epoch": [0, 1, 2, 3, 4, 5]})
+    # run 0: 90% of the rise 1 -> 10 is 9.1, first reached at epoch 3; run 1 still climbing: its last epoch
+    np.testing.assert_array_equal(summaries.rise_time(da, 0.9), [3.0, 5.0])
+    np.testing.assert_array_equal(summaries.rise_time(da, 0.5), [2.0, 3.0])
+
+
+def test_rise_time_rejects_a_fraction_outside_zero_to_one():
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        summaries.rise_time(xr.DataArray([1.0, 2.0], dims="epoch"), 1.5)
+
+
+def test_at_best_reads_one_variable_where_another_peaks_first():
+    epoch = [0.0, 1.0, 2.0, 3.0]
+    by = xr.DataArray([[0.1, 0.6, 0.6, 0.5], [0.2, 0.3, np.nan, 0.9]], dims=("run", "epoch"),
+                      coords={"run": [0, 1], "epoch": epoch})
+    values = xr.DataArray([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]], dims=("run", "epoch"), coords=by.coords)
+    np.testing.assert_array_equal(summaries.at_best(values, by), [2.0, 8.0])  # first of the tied best; NaN skipped
+    never = by.where(by.run == 0)
+    assert np.isnan(summaries.at_best(values, never).sel(run=1))
+
+
+def test_at_first_crossing_interpolates_between_the_bracketing_measurements():
+    epoch = [0.0, 1.0, 2.0, 3.0]
+    by = xr.DataArray([[0.1, 0.3, 0.7, 0.9], [0.6, 0.8, 0.9, 1.0], [0.1, 0.2, 0.2, 0.3], [0.1, np.nan, 0.9, 1.0]],
+                      dims=("run", "epoch"), coords={"run": [0, 1, 2, 3], "epoch": epoch})
+    values = xr.DataArray(np.tile([10.0, 20.0, 40.0, 80.0], (4, 1)), dims=("run", "epoch"), coords=by.coords)
+    got = summaries.at_first_crossing(values, by, 0.5)
+    assert got.dims == ("run",)
+    np.testing.assert_allclose(got.values[[0, 1, 3]], [30.0, 10.0, 10.0 + 30.0 * 0.4 / 0.8])
+    assert np.isnan(got.sel(run=2))  # never reaches the level
+
+
+def test_at_first_crossing_of_a_constant_level_is_the_value_at_that_time():
+    t = np.linspace(0.0, 1.0, 11)
+    by = xr.DataArray(t, dims="epoch", coords={"epoch": t})
+    values = xr.DataArray(3 * t + 1, dims="epoch", coords={"epoch": t})
+    np.testing.assert_allclose(float(summaries.at_first_crossing(values, by, 0.55)), 3 * 0.55 + 1)

@@ -1,0 +1,192 @@
+"""Results on disk: grids of runs as one Dataset with provenance, cleaning up after killed writers, damaged and
+unwritable caches."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sgdlab
+from sgdlab.grid import tables
+from sgdlab.grid.runner import run_grid
+from sgdlab.training import run_cache
+from sgdlab.training.config import RunConfig
+
+TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
+                 model_options={"width": 8})
+# a 2 × 2 × 2 grid over lr, batch_size and seed with one point left out
+CONFIGS = [dataclasses.replace(TINY, lr=lr, batch_size=s, seed=seed)
+           for lr in (0.1, 0.2) for s in (32, 64) for seed in (0, 1)][:-1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SGDLAB_DATA", str(tmp_path_factory.mktemp("data")))
+        yield run_grid(CONFIGS, jobs=1, progress=False)
+
+
+def test_load_grid_spans_the_swept_fields_with_provenance(runs):
+    ds = tables.load_grid(runs, dims=["lr", "batch_size", "seed"])
+    assert dict(ds.sizes) == {"lr": 2, "batch_size": 2, "seed": 2, "epoch": 2}
+    assert ds["train_loss"].dims == ("lr", "batch_size", "seed", "epoch")
+    point = ds.sel(lr=0.1, batch_size=64, seed=1)
+    run = runs[CONFIGS.index(dataclasses.replace(TINY, lr=0.1, batch_size=64, seed=1))]
+    np.testing.assert_array_equal(point["train_loss"], run["train_loss"])
+    assert point.config_hash.item() == run.attrs["config_hash"]
+    assert point.git_commit.item() == run.attrs["git_commit"]
+    assert point.wall_time_s.item() == run.attrs["wall_time_s"]
+    assert point.diverged.item() == 0
+    missing = ds.sel(lr=0.2, batch_size=64, seed=1)  # the point that was not run
+    assert missing.config_hash.item() == "" and missing.diverged.item() == -1
+    assert np.isnan(missing["train_loss"]).all()
+    assert set(ds.sel(lr=0.1).config_hash.values.ravel()) == {r.attrs["config_hash"] for r in runs[:4]}
+
+
+def test_load_grid_reads_configs_folders_and_globs_alike(runs, monkeypatch, tmp_path):
+    dims = ["lr", "batch_size", "seed"]
+    expected = tables.load_grid(runs, dims)
+    inferred = tables.load_grid(runs)  # the fields that differ: batch_size, lr, seed
+    assert set(inferred.dims) == set(expected.dims)
+    xr.testing.assert_identical(inferred.transpose(*expected.dims), expected.transpose(*expected.dims))
+    folder = tmp_path / "runs"
+    for run in runs:
+        run_cache.save(run, folder / f"{run.attrs['config_hash']}.nc")
+    xr.testing.assert_identical(tables.load_grid(folder, dims), expected)
+    xr.testing.assert_identical(tables.load_grid(str(folder / "*.nc"), dims), expected)
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    xr.testing.assert_identical(tables.load_grid(CONFIGS, dims), expected)
+    auto = [dataclasses.replace(c, device="auto") for c in CONFIGS]  # run_grid ran them on this machine's device
+    xr.testing.assert_identical(tables.load_grid(auto, dims), expected)
+    saved = run_cache.load(run_cache.save(expected, tmp_path / "grid.nc"))
+    xr.testing.assert_identical(saved, expected)
+
+
+def test_combine_is_the_one_dimensional_grid(runs):
+    ds = tables.combine([runs[0], runs[4]], "lr")
+    assert ds.lr.values.tolist() == [0.1, 0.2]
+    assert ds.config_hash.values.tolist() == [runs[0].attrs["config_hash"], runs[4].attrs["config_hash"]]
+    xr.testing.assert_identical(ds, tables.load_grid([runs[4], runs[0]], ["lr"]))
+
+
+@pytest.mark.parametrize(
+    "dims, message",
+    [
+        (["lr"], r"two runs share \{'lr': 0.1\}; add the fields they differ in to dims: seed"),
+        (["momentum_typo"], r"dims \['momentum_typo'\] must be configuration fields"),
+    ],
+)
+def test_load_grid_rejects_dims_that_do_not_tell_runs_apart(runs, dims, message):
+    with pytest.raises(ValueError, match=message):
+        tables.load_grid(runs[:2], dims)
+
+
+def test_load_grid_names_runs_missing_from_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="7 of 7 runs are not in the cache"):
+        tables.load_grid(CONFIGS)
+    with pytest.raises(ValueError, match="no run files"):
+        tables.load_grid(tmp_path)
+
+
+def test_only_temporaries_of_dead_writers_on_this_host_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    stale = tmp_path / f".run.nc.{host}.{dead.stdout.strip()}.abc123.tmp"
+    live = tmp_path / f".run.nc.{host}.{os.getpid()}.def456.tmp"
+    elsewhere = tmp_path / f".run.nc.other-host.{dead.stdout.strip()}.ghi789.tmp"
+    for path in (stale, live, elsewhere):
+        path.write_bytes(b"partial")
+    assert run_cache.remove_stale_temporaries(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, elsewhere.name])
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def emptied(data: bytes) -> bytes:
+    return b""
+
+
+def bit_flipped(data: bytes) -> bytes:
+    flipped = bytearray(data)
+    flipped[40] ^= 0x01  # in the HDF5 superblock: the end-of-file address
+    return bytes(flipped)
+
+
+def recompute_with_run(monkeypatch, folder):
+    return sgdlab.run(TINY, cache=folder, progress=False)
+
+
+def recompute_with_run_grid(monkeypatch, folder):
+    monkeypatch.setenv("SGDLAB_DATA", str(folder.parent))
+    (ds,) = run_grid([TINY], jobs=1, progress=False)
+    return ds
+
+
+@pytest.mark.parametrize("corrupt", [truncated, emptied, bit_flipped])
+@pytest.mark.parametrize("recompute", [recompute_with_run, recompute_with_run_grid])
+def test_an_unreadable_cache_file_is_moved_aside_with_one_warning_and_recomputed(corrupt, recompute, monkeypatch,
+                                                                                 tmp_path):
+    folder = tmp_path / "runs"
+    original = sgdlab.run(TINY, cache=folder, progress=False)
+    path = run_cache.run_path(TINY, folder)
+    damaged = corrupt(path.read_bytes())
+    path.write_bytes(damaged)
+    with pytest.warns(RuntimeWarning) as caught:
+        ds = recompute(monkeypatch, folder)
+    (warning,) = [w for w in caught if "cache file" in str(w.message)]
+    assert str(path) in str(warning.message) and "\n" not in str(warning.message)
+    xr.testing.assert_identical(ds.drop_attrs(), original.drop_attrs())
+    assert (folder / f"{path.name}.corrupt").read_bytes() == damaged  # kept for inspection
+    xr.testing.assert_identical(run_cache.load(path).drop_attrs(), original.drop_attrs())  # the cache is healed
+
+
+def file_in_the_way(monkeypatch, folder):
+    folder.parent.mkdir(parents=True)
+    folder.write_text("not a folder")
+
+
+def permission_denied(monkeypatch, folder):
+    """A folder where creating files fails, as on a read-only mount (root ignores permission bits)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if flags & (os.O_CREAT | os.O_TMPFILE) and folder in (Path(path), Path(path).parent):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+
+
+@pytest.mark.parametrize("block", [file_in_the_way, permission_denied])
+@pytest.mark.parametrize("start", [lambda: sgdlab.run(TINY, progress=False),
+                                   lambda: run_grid(CONFIGS[:2], jobs=1, progress=False)],
+                         ids=["run", "run_grid"])
+def test_an_unwritable_run_cache_is_named_before_any_data_is_loaded(block, start, monkeypatch, tmp_path):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+    block(monkeypatch, tmp_path / "data" / "runs")
+    with pytest.raises(ValueError, match=r"the run cache .*/data/runs is not writable \(.+\); make it writable"):
+        start()
+    assert not (tmp_path / "data" / "datasets").exists()  # no dataset was loaded, no training started
+
+
+def test_a_read_only_cache_still_serves_the_runs_it_has(runs, monkeypatch, tmp_path):
+    folder = tmp_path / "data" / "runs"
+    for run in runs:
+        run_cache.save(run, folder / f"{run.attrs['config_hash']}.nc")
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path / "data"))
+    permission_denied(monkeypatch, folder)
+    got = run_grid(CONFIGS, jobs=1, progress=False)
+    assert [g.attrs["config_hash"] for g in got] == [r.attrs["config_hash"] for r in runs]
