@@ -9,7 +9,7 @@ augmentation of Jastrzębski et al. (4-pixel shifts, horizontal flips), applied 
 
 from __future__ import annotations
 
-import pickle
+import hashlib
 import random
 import threading
 import zipfile
@@ -48,46 +48,70 @@ _SPLIT, _SUBSET, _NOISE = 0, 1, 2
 _SHIFT = 4  # augmentation: largest shift in pixels
 
 
-def _read_idx(path: Path) -> object:
-    """One MNIST-like IDX file, read as torchvision reads it."""
+def _idx_problem(path: Path) -> str | None:
+    """Why one MNIST-like IDX file does not read as torchvision reads it (a plain binary format), or None."""
     from torchvision.datasets import mnist
 
-    return (mnist.read_image_file if "images" in path.name else mnist.read_label_file)(str(path))
+    try:
+        (mnist.read_image_file if "images" in path.name else mnist.read_label_file)(str(path))
+    except _DAMAGED as error:
+        return _reason(error)
+    return None
 
 
-def _read_pickle(path: Path) -> object:
-    """One file of CIFAR-10's python version, read as torchvision reads it."""
+# Bytes of each file of the official cifar-10-python.tar.gz; the md5 sums are torchvision's own lists.
+_CIFAR10_SIZES = {"data_batch_1": 31035704, "data_batch_2": 31035320, "data_batch_3": 31035999,
+                  "data_batch_4": 31035696, "data_batch_5": 31035623, "test_batch": 31035526, "batches.meta": 158}
+
+
+def _cifar10_problem(path: Path) -> str | None:
+    """How one file of CIFAR-10's python version differs from the official one (size, then md5), or None.
+
+    The files are pickles: they are compared, never unpickled, since unpickling a file that is not the
+    official one can run any code it holds.
+    """
+    from torchvision.datasets import CIFAR10
+
+    official = dict(CIFAR10.train_list + CIFAR10.test_list) | {CIFAR10.meta["filename"]: CIFAR10.meta["md5"]}
+    if not path.is_file():
+        return "it is missing"
+    size = path.stat().st_size
+    if size != _CIFAR10_SIZES[path.name]:
+        return f"it has {size} bytes, the official file {_CIFAR10_SIZES[path.name]}"
     with open(path, "rb") as file:
-        return pickle.load(file, encoding="latin1")
+        md5 = hashlib.file_digest(file, "md5").hexdigest()
+    if md5 != official[path.name]:
+        return f"its md5 is {md5}, the official file's {official[path.name]}"
+    return None
 
 
 @dataclass(frozen=True)
 class _Files:
-    """Where torchvision keeps a dataset under the root, what a user can put there by hand, how one file reads."""
+    """Where torchvision keeps a dataset under the root, what a user can put there by hand, and what is
+    wrong with one file there (None: nothing found)."""
 
     torchvision_class: str
     folder: str
     files: tuple[str, ...]
     archives: str
-    read: Callable[[Path], object]
+    problem: Callable[[Path], str | None]
 
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _TORCHVISION = {
     "mnist": _Files("MNIST", "MNIST/raw", _MNIST_FILES,
-                    "or the official .gz files of the same names, which are extracted", _read_idx),
+                    "or the official .gz files of the same names, which are extracted", _idx_problem),
     "fashion_mnist": _Files("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES,
-                            "or the official .gz files of the same names, which are extracted", _read_idx),
+                            "or the official .gz files of the same names, which are extracted", _idx_problem),
     "cifar10": _Files(
         "CIFAR10", "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
-        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted", _read_pickle,
+        "or put the official cifar-10-python.tar.gz directly in the root, which is extracted", _cifar10_problem,
     ),
 }
-# What reading a damaged file raises, in numpy, pickle and torchvision's readers (which also assert).
-_DAMAGED = (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, AssertionError,
-            pickle.UnpicklingError, zipfile.BadZipFile)
+# What reading a damaged file raises, in numpy and torchvision's readers (which also assert).
+_DAMAGED = (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, AssertionError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,21 +314,48 @@ def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     with _GENERATING:  # the generator draws from numpy's global RNG: one thread of a process at a time
         if not path.is_file():
             _save_npz(path, _generate_mnist1d())
-    try:
-        with np.load(path) as arrays:
-            x, y, x_test, y_test = (arrays[key] for key in ("x", "y", "x_test", "y_test"))
-        if x.ndim != 2 or x_test.ndim != 2 or y.shape != x.shape[:1] or y_test.shape != x_test.shape[:1]:
-            raise ValueError(f"arrays of shapes x {x.shape}, y {y.shape}, x_test {x_test.shape}, "
-                             f"y_test {y_test.shape} are not signals (n, length) with n labels")
-    except _DAMAGED as error:
-        raise ValueError(_damaged_message(path, error, "delete it and it is generated again")) from error
+    x, y, x_test, y_test = _read_npz("mnist1d", path, "signals (n, length)")
     signals = [torch.from_numpy(a.astype(np.float32)).unsqueeze(1) for a in (x, x_test)]
     labels = [torch.from_numpy(a.astype(np.int64)) for a in (y, y_test)]
     return signals[0], labels[0], signals[1], labels[1]
 
 
-def _damaged_message(path: Path, error: BaseException, remedy: str) -> str:
-    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+_NDIM = {"signals (n, length)": 2, "images (n, C, H, W)": 4}
+
+
+def _read_npz(name: str, path: Path, examples: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays ``x, y, x_test, y_test`` that sgdlab generated into ``path``: ``examples`` (a key of
+    :data:`_NDIM`) with as many integer labels in ``0..9``; ValueError naming the file otherwise."""
+    try:
+        with np.load(path) as arrays:
+            x, y, x_test, y_test = (arrays[key] for key in ("x", "y", "x_test", "y_test"))
+        if (x.ndim != _NDIM[examples] or x_test.ndim != x.ndim or y.shape != x.shape[:1]
+                or y_test.shape != x_test.shape[:1]):
+            raise ValueError(f"arrays of shapes x {x.shape}, y {y.shape}, x_test {x_test.shape}, "
+                             f"y_test {y_test.shape} are not {examples} with n labels")
+        if problem := _label_problem(y) or _label_problem(y_test):
+            raise ValueError(problem)
+    except _DAMAGED as error:
+        raise ValueError(f"dataset {name!r}: " + _damaged_message(path, _reason(error),
+                                                                   "delete it and it is generated again")) from error
+    return x, y, x_test, y_test
+
+
+def _label_problem(labels: np.ndarray) -> str | None:
+    """What is wrong with the class labels of a built-in dataset (integers in ``0..9``), or None."""
+    if labels.dtype.kind not in "iu":
+        return f"labels must be integers; got {labels.dtype}"
+    outside = labels[(labels < 0) | (labels >= NUM_CLASSES)]
+    if len(outside):
+        return f"labels must be in 0..{NUM_CLASSES - 1}; found {outside[0]} ({len(outside)} labels outside)"
+    return None
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _damaged_message(path: Path, reason: str, remedy: str) -> str:
     return f"{path} cannot be read ({reason}); the file is damaged: {remedy}"
 
 
@@ -349,6 +400,8 @@ def _read_torchvision(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor
         train = dataset_class(root, train=True, download=download)
         test = dataset_class(root, train=False, download=False)
         arrays = (*_images_and_labels(train), *_images_and_labels(test))
+        if problem := _label_problem(arrays[1].numpy()) or _label_problem(arrays[3].numpy()):
+            raise ValueError(problem)
     except _DAMAGED as error:
         if download and isinstance(error, (OSError, RuntimeError)):
             raise FileNotFoundError(_missing_message(name, root, files)) from error
@@ -357,14 +410,19 @@ def _read_torchvision(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _unreadable_message(name: str, root: Path, files: _Files, error: BaseException) -> str:
-    """Name the first file of ``files`` that does not read, or the folder when each reads on its own."""
-    remedy = "delete it and it is downloaded again (or put the official file there)"
-    for file in files.files:
-        try:
-            files.read(root / files.folder / file)
-        except _DAMAGED as damaged:
-            return f"dataset {name!r}: " + _damaged_message(root / files.folder / file, damaged, remedy)
-    return (f"dataset {name!r} cannot be read from {root / files.folder} ({type(error).__name__}: {error}); "
+    """Name the file of ``files`` that is damaged, or the folder when several are or each looks right."""
+    folder = root / files.folder
+    problems = {file: problem for file in files.files if (problem := files.problem(folder / file)) is not None}
+    if len(problems) == 1:
+        ((file, problem),) = problems.items()
+        return f"dataset {name!r}: " + _damaged_message(
+            folder / file, problem, "delete it and it is downloaded again (or put the official file there)")
+    if problems:
+        file, problem = next(iter(problems.items()))
+        reason = f"{len(problems)} files are not the official ones, first {folder / file}: {problem}"
+    else:
+        reason = _reason(error)
+    return (f"dataset {name!r} cannot be read from {folder} ({reason}); "
             f"a file there is damaged or not the official one: delete the folder and it is downloaded again")
 
 
@@ -392,9 +450,8 @@ def _read_fake(name: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, torch
 
         (x, y), (x_test, y_test) = generate(FAKE_SIZES[0], 0), generate(FAKE_SIZES[1], FAKE_SIZES[0])
         _save_npz(path, {"x": x, "y": y, "x_test": x_test, "y_test": y_test})
-    with np.load(path) as arrays:
-        x, y, x_test, y_test = (torch.from_numpy(arrays[key]) for key in ("x", "y", "x_test", "y_test"))
-    return x.to(torch.float32).div_(255), y, x_test.to(torch.float32).div_(255), y_test
+    x, y, x_test, y_test = map(torch.from_numpy, _read_npz(name, path, "images (n, C, H, W)"))
+    return x.to(torch.float32).div_(255), y.to(torch.int64), x_test.to(torch.float32).div_(255), y_test.to(torch.int64)
 
 
 def _images_and_labels(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -407,7 +464,10 @@ def _images_and_labels(dataset: object) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _read_registered(name: str, registered: _Registered) -> Tensors:
     """A registered loader's output as checked float32 inputs and int64 labels."""
-    loaded = registered.loader()
+    try:
+        loaded = registered.loader()
+    except Exception as error:  # noqa: BLE001 (the user's code: whatever it raises, the dataset is named)
+        raise ValueError(f"the loader of dataset {name!r} failed: {_reason(error)}") from error
     if _is_pair_of_datasets(loaded):
         loaded = (*_stack(name, "train", loaded[0]), *_stack(name, "test", loaded[1]))
     if not (isinstance(loaded, Sequence) and len(loaded) == 4 and all(isinstance(t, torch.Tensor) for t in loaded)):

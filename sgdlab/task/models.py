@@ -113,8 +113,11 @@ def _build_registered(
         inspect.signature(builder).bind(input_shape, num_classes, **options)
     except TypeError as error:
         raise ValueError(f"model {name!r} does not take the options {options}: {error}") from error
-    with _seeded(seed):
-        model = builder(input_shape, num_classes, **options)
+    try:
+        with _seeded(seed):
+            model = builder(input_shape, num_classes, **options)
+    except Exception as error:  # noqa: BLE001 (the user's code: whatever it raises, the model is named)
+        raise ValueError(f"the builder of model {name!r} failed: {type(error).__name__}: {error}") from error
     if not isinstance(model, nn.Module):
         raise ValueError(f"the builder of model {name!r} must return a torch.nn.Module; got {type(model).__name__}")
     _check_output(name, model, input_shape, num_classes)
@@ -128,7 +131,7 @@ def _check_output(name: str, model: nn.Module, input_shape: tuple[int, ...], num
     model.eval()
     try:
         out = model(torch.zeros(2, *input_shape))
-    except RuntimeError as error:
+    except Exception as error:  # noqa: BLE001 (the user's forward: whatever it raises, the model is named)
         raise ValueError(f"model {name!r} fails on inputs of shape (N, *{input_shape}): {error}") from error
     finally:
         model.train(training)

@@ -153,6 +153,7 @@ def _with(index: int, value):
         (lambda: (torch.utils.data.TensorDataset(torch.zeros(2, 3), torch.zeros(2)),) * 2,
          "train split: labels must be an integer tensor"),
         (lambda: (torch.utils.data.TensorDataset(torch.zeros(2, 3)),) * 2, r"must hold \(x, y\) pairs, at least one"),
+        (lambda: open("/nonexistent/mine.csv"), "the loader of dataset 'bad' failed: FileNotFoundError: .*mine.csv"),
     ],
 )
 def test_a_loader_returning_wrong_shapes_dtypes_or_labels_is_named(loader, match):
@@ -171,6 +172,8 @@ def test_a_loader_returning_wrong_shapes_dtypes_or_labels_is_named(loader, match
         (lambda shape, classes: "a module", {}, "must return a torch.nn.Module; got str"),
         (lambda shape, classes: nn.Linear(5, classes + 1), {}, r"to logits \(N, 3\); for N=2 it returned \(2, 4\)"),
         (lambda shape, classes: nn.Linear(4, classes), {}, r"model 'bad' fails on inputs of shape \(N, \*\(5,\)\)"),
+        (lambda shape, classes: 1 / 0, {}, "the builder of model 'bad' failed: ZeroDivisionError: division by zero"),
+        (lambda shape, classes: nn.Bilinear(5, 5, classes), {}, r"model 'bad' fails on inputs .*: .*missing"),
     ],
 )
 def test_a_bad_model_builder_is_named(builder, options, match):

@@ -3,6 +3,7 @@ torchvision datasets on tiny files in their real on-disk formats, and bad input.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -16,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+import yaml
+from papermill.iorw import NoDatesSafeLoader
 
 from sgdlab.task import data
 from sgdlab.task.data import augment, load
@@ -300,6 +303,9 @@ _SIGNALS = dict(x=np.zeros((4, 40)), y=np.zeros(4), x_test=np.zeros((2, 40)), y_
         (_npz_bytes(x=np.zeros((4, 40))), "KeyError"),  # a key missing
         (_npz_bytes(**_SIGNALS | {"y": np.zeros(3)}), r"y \(3,\)"),  # labels do not match the signals
         (b"", "cannot be read"),
+        (_npz_bytes(**_SIGNALS), "labels must be integers; got float64"),
+        (_npz_bytes(**_SIGNALS | {"y": np.array([0, 1, 10, 2])}), r"labels must be in 0..9; found 10 \(1 labels"),
+        (_npz_bytes(**_SIGNALS | {"y": np.zeros(4, int), "y_test": np.array([-1, 0])}), "must be in 0..9; found -1"),
     ],
 )
 def test_damaged_mnist1d_file_is_named_with_what_to_do(tmp_path, content, reason):
@@ -309,6 +315,15 @@ def test_damaged_mnist1d_file_is_named_with_what_to_do(tmp_path, content, reason
     with pytest.raises(ValueError, match=reason) as error:
         load(root=tmp_path)
     assert str(path) in str(error.value) and "delete it and it is generated again" in str(error.value)
+    assert str(error.value).startswith("dataset 'mnist1d': ")
+
+
+def test_mnist_labels_outside_the_classes_are_named(tmp_path, offline):
+    _write_mnist_like(tmp_path, "MNIST", np.random.default_rng(0))
+    _write_idx(tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte", np.full(6, 12))
+    with pytest.raises(ValueError, match=f"dataset 'mnist' cannot be read from {tmp_path / 'MNIST/raw'} "
+                                         r"\(ValueError: labels must be in 0..9; found 12 \(6 labels outside\)\)"):
+        load("mnist", root=tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -330,14 +345,63 @@ def test_damaged_mnist_file_is_named_with_what_to_do(tmp_path, offline, file, da
     assert "delete it and it is downloaded again" in message and not offline
 
 
+def _declare_official(folder: Path, monkeypatch) -> None:
+    """Make the files now in ``folder`` the official CIFAR-10 release: their sizes and md5 sums."""
+    sums = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    monkeypatch.setattr(data, "_CIFAR10_SIZES", {p.name: p.stat().st_size for p in folder.iterdir()})
+    cifar = torchvision.datasets.CIFAR10
+    for attr in ("train_list", "test_list"):
+        monkeypatch.setattr(cifar, attr, [[name, sums[name]] for name, _ in getattr(cifar, attr)])
+    monkeypatch.setattr(cifar, "meta", cifar.meta | {"md5": sums["batches.meta"]})
+
+
 def test_damaged_cifar10_file_is_named_with_what_to_do(tmp_path, offline, monkeypatch):
     _write_cifar10(tmp_path, np.random.default_rng(0))
-    check_exists = torchvision.datasets.cifar.check_integrity
-    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda fpath, md5=None: check_exists(fpath))
+    _declare_official(tmp_path / "cifar-10-batches-py", monkeypatch)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
     path.write_bytes(path.read_bytes()[:50])
     with pytest.raises(ValueError, match=f"dataset 'cifar10': {path} cannot be read .*delete it and it is downloaded"):
         load("cifar10", root=tmp_path)
+
+
+class _Touch:
+    """Unpickling this creates ``marker``: what a crafted file in a dataset folder could run."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("file", ["data_batch_2", "batches.meta"])
+def test_a_crafted_cifar10_pickle_is_named_and_never_unpickled(tmp_path, offline, monkeypatch, file):
+    _write_cifar10(tmp_path, np.random.default_rng(0))
+    _declare_official(tmp_path / "cifar-10-batches-py", monkeypatch)
+    marker = tmp_path / "executed"
+    path = tmp_path / "cifar-10-batches-py" / file
+    path.write_bytes(pickle.dumps(_Touch(marker)))
+    with pytest.raises(ValueError, match=f"dataset 'cifar10': {path} cannot be read \\(it has .* bytes, the "
+                                         "official file .*\\); the file is damaged: delete it"):
+        load("cifar10", root=tmp_path)
+    assert not marker.exists()
+
+
+def test_a_cifar10_file_of_the_official_size_is_checked_by_md5(tmp_path, offline, monkeypatch):
+    _write_cifar10(tmp_path, np.random.default_rng(0))
+    _declare_official(tmp_path / "cifar-10-batches-py", monkeypatch)
+    path = tmp_path / "cifar-10-batches-py" / "test_batch"
+    path.write_bytes(bytes(path.stat().st_size))  # the right size, other bytes
+    with pytest.raises(ValueError, match=f"{path} cannot be read \\(its md5 is {hashlib.md5(path.read_bytes()).hexdigest()}"):
+        load("cifar10", root=tmp_path)
+
+
+def test_the_package_unpickles_no_file():
+    package = Path(data.__file__).parents[1]
+    unsafe = ["pickle.load", "torch.load(", "yaml.load(", "allow_pickle=True", " eval(", "marshal.load"]
+    found = [(p.name, u) for p in package.rglob("*.py") for u in unsafe if u in p.read_text()]
+    assert set(found) <= {("cli.py", "yaml.load(")}, found  # that one with papermill's NoDatesSafeLoader:
+    assert issubclass(NoDatesSafeLoader, yaml.SafeLoader)
 
 
 def test_cifar10_files_failing_the_checksum_name_the_folder(tmp_path, offline):
