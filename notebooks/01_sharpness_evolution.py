@@ -35,17 +35,12 @@ import dataclasses
 
 import matplotlib.pyplot as plt
 
-from sgdlab.findings import claims, plots, summaries
-from sgdlab.findings.finding import Finding
-from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, summaries
 from sgdlab.training import run_cache
 
 finding = Finding.open(
-    "01_sharpness_evolution", profile,
-    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
-                    base_lr=base_lr, base_batch_size=base_batch_size, epochs=epochs, seed=seed, device=device,
-                    output_dir=output_dir, smoke=smoke),
+    "01_sharpness_evolution", globals(),
     common=dict(top_k=5, batch_seeds=3),
     quick=dict(dataset="mnist1d", model="cnn", learning_rates=[0.1, 0.2, 0.4], batch_sizes=[32, 128, 512],
                base_lr=0.2, base_batch_size=128, epochs=40, measure_every=2.0, zoom_until=4.0, zoom_every=0.25,
@@ -63,8 +58,7 @@ configs = {(lr, s.base_batch_size): dataclasses.replace(base, lr=lr, batch_size=
            for lr in s.learning_rates}
 configs |= {(s.base_lr, b): dataclasses.replace(base, lr=s.base_lr, batch_size=b) for b in s.batch_sizes}
 batch_seeds = [seed + i for i in range(s.batch_seeds)]  # the S grid is also run at the next seed(s)
-seed_configs = {(k, b): dataclasses.replace(base, lr=s.base_lr, batch_size=b, seed=k)
-                for k in batch_seeds[1:] for b in s.batch_sizes}
+seed_configs = [dataclasses.replace(base, lr=s.base_lr, batch_size=b, seed=k) for k in batch_seeds for b in s.batch_sizes]
 print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs")
 print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_sizes} at η={s.base_lr}")
 
@@ -74,11 +68,9 @@ print(f"η grid {s.learning_rates} at S={s.base_batch_size}; S grid {s.batch_siz
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes. The two grids share their middle run; both are slices of one η × S grid.
 
 # %%
-runs = run_grid(configs | seed_configs, progress=False)
-grid = tables.load_grid([runs[key] for key in configs], ["lr", "batch_size"])
+grid = run_grid(configs, dims=["lr", "batch_size"], progress=False)
 by_lr, by_batch = grid.sel(batch_size=s.base_batch_size), grid.sel(lr=s.base_lr)
-by_seed = tables.load_grid([runs[(s.base_lr, b)] for b in s.batch_sizes] + [runs[key] for key in seed_configs],
-                            ["seed", "batch_size"])  # the S grid at every seed of batch_seeds
+by_seed = run_grid(seed_configs, dims=["seed", "batch_size"], progress=False)  # the S grid at every seed of batch_seeds
 run_cache.save(by_lr, finding.out / "sharpness_by_lr.nc")
 run_cache.save(by_batch, finding.out / "sharpness_by_batch_size.nc")
 print(f"{len(configs)} runs, {int((grid.diverged == 1).sum())} diverged; results in {finding.out}")

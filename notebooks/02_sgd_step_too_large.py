@@ -38,16 +38,12 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab.findings import claims, plots, summaries
-from sgdlab.findings.finding import Finding
-from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, summaries
 from sgdlab.training import run_cache
 
 finding = Finding.open(
-    "02_sgd_step_too_large", profile,
-    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, reading_lr=reading_lr,
-                    batch_size=batch_size, epochs=epochs, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    "02_sgd_step_too_large", globals(),
     common=dict(batch_size=128, top_k=5, zoom_until=6.0, wall_seeds=4,
                 probes=("losses", "eigen", "step_decomposition", "cross_sections", "alignment")),
     quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.1, 0.2, 0.4], reading_lr=0.4, epochs=40,
@@ -72,7 +68,7 @@ print(f"{s.profile} profile: {s.model} on {s.dataset}, {s.epochs} epochs, η gri
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes.
 
 # %% tags=[]
-by_lr = tables.load_grid(run_grid(configs, progress=False), ["lr"])
+by_lr = run_grid(configs, dims=["lr"], progress=False)
 run_cache.save(by_lr, finding.out / "directions_by_lr.nc")
 main_lr = s.reading_lr
 in_initial_phase = (by_lr.epoch > 0) & (by_lr.epoch <= s.zoom_until)
@@ -142,7 +138,7 @@ walls = initial["opposite_walls"].mean("epoch")
 later_seeds = {seed + i: dataclasses.replace(configs[main_lr], seed=seed + i, epochs=s.zoom_until)
                for i in range(1, s.wall_seeds)}
 crossed_by_seed = {seed: float(initial["opposite_walls"].sel(section=1).mean())}
-later = tables.load_grid(list(run_grid(later_seeds, progress=False).values()), ["seed"])
+later = run_grid(later_seeds, dims=["seed"], progress=False)
 phase = later.where((later.epoch > 0) & (later.epoch < s.zoom_until), drop=True)  # the long run's measurements
 for other in phase.seed.values:
     crossed_by_seed[int(other)] = float(phase["opposite_walls"].sel(seed=other, section=1).mean())

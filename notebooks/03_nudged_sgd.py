@@ -37,10 +37,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab.findings import claims, plots, summaries
-from sgdlab.findings.finding import Finding
-from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, summaries
 from sgdlab.optim import Nudged
 from sgdlab.task import data
 from sgdlab.training import run_cache
@@ -48,9 +46,7 @@ from sgdlab.training.clock import Every
 from sgdlab.training.schedules import EarlyStopping, ReduceOnPlateau
 
 finding = Finding.open(
-    "03_nudged_sgd", profile,
-    parameters=dict(dataset=dataset, model=model, nudges=nudges, seeds=seeds, lr=lr, nudge_k=nudge_k, epochs=epochs,
-                    seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    "03_nudged_sgd", globals(),
     common=dict(nudges=[0.01, 0.1, 1.0, 5.0], seeds=2, nudge_k=10, batch_size=128, holdout="validation",
                 measure_every=1.0, eigen_every=2.0, top_k=5,
                 probes=("losses", "test_set", "eigen", "distance_from_init")),
@@ -87,8 +83,8 @@ print(f"{s.profile} profile: {s.model} on {s.dataset} (validation split), η={s.
 # Runs come from the cache (`data/runs/`) when they were computed before; the rest run in parallel worker processes. The ablation's run at K=10 is the grid's run at the smallest γ and the first seed.
 
 # %% tags=[]
-by_gamma = tables.load_grid(run_grid(grid, progress=False), ["seed", "optimizer.gamma"])
-by_k = tables.load_grid(run_grid(ablation, progress=False), ["optimizer.k"])
+by_gamma = run_grid(grid, dims=["seed", "optimizer.gamma"], progress=False)
+by_k = run_grid(ablation, dims=["optimizer.k"], progress=False)
 run_cache.save(by_gamma, finding.out / "nudged_by_gamma.nc")
 run_cache.save(by_k, finding.out / "nudged_by_k.nc")
 diverged = int((by_gamma.diverged == 1).sum() + (by_k.diverged == 1).sum())

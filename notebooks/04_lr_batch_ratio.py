@@ -49,21 +49,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab.findings import claims, interpolation, plots, summaries
-from sgdlab.findings.finding import Finding
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, interpolation, plots, summaries
 from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
 from sgdlab.task import data
 from sgdlab.training import run_cache
 from sgdlab.training.clock import Every
 
 finding = Finding.open(
-    "04_lr_batch_ratio", profile,
-    parameters=dict(dataset=dataset, model=model, grid_dataset=grid_dataset, grid_model=grid_model,
-                    learning_rates=learning_rates, batch_sizes=batch_sizes, base_lr=base_lr,
-                    base_batch_size=base_batch_size, betas=betas, train_sizes=train_sizes, epochs=epochs,
-                    grid_epochs=grid_epochs, seeds=seeds, seed=seed, device=device, output_dir=output_dir,
-                    smoke=smoke),
+    "04_lr_batch_ratio", globals(),
     common=dict(betas=[0.25, 1.0, 4.0], top_k=1, probes=("losses", "eigen", "hessian_norm"),
                 hutchinson_samples=10, save_parameters=True, grid_model_options={}),
     quick=dict(dataset="mnist1d", model="cnn", grid_dataset="mnist1d", grid_model="cnn",

@@ -34,17 +34,14 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab.findings import claims, plots, summaries
-from sgdlab.findings.finding import Finding
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, summaries
 from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
 from sgdlab.training import run_cache
 from sgdlab.training.schedules import Alternating
 
 finding = Finding.open(
-    "05_cyclic_schedules", profile,
-    parameters=dict(dataset=dataset, model=model, lr_range=lr_range, batch_range=batch_range, stages=stages,
-                    cycles=cycles, seeds=seeds, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    "05_cyclic_schedules", globals(),
     common=dict(top_k=1, probes=("losses", "eigen")),
     quick=dict(dataset="mnist1d", model="cnn", lr_range=[0.04, 0.2], batch_range=[128, 640], stages=[5.0],
                cycles=3, seeds=4, hessian_size=500),

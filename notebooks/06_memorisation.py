@@ -35,17 +35,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sgdlab.findings import claims, plots, summaries
-from sgdlab.findings.finding import Finding
-from sgdlab.grid import tables
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, summaries
 from sgdlab.training import run_cache
 
 finding = Finding.open(
-    "06_memorisation", profile,
-    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
-                    noise_levels=noise_levels, train_size=train_size, epochs=epochs, seed=seed, device=device,
-                    output_dir=output_dir, smoke=smoke),
+    "06_memorisation", globals(),
     common=dict(learning_rates=[0.05, 0.1, 0.2], noise_levels=[0.25, 0.5], levels=[0.25, 0.5, 0.75],
                 hessian_size=500, probes=("losses", "memorisation")),
     quick=dict(dataset="mnist1d", model="cnn", model_options={}, batch_sizes=[32, 128, 512], train_size=1000,
@@ -69,7 +64,7 @@ print(f"{s.profile} profile: {s.model} on {s.dataset} ({s.train_size or 'all'} e
 # The runs side by side over noise level, η and S. Runs of different S are measured at slightly different epochs (every 1.2 epochs, to the nearest step), so each holds NaN at the others' measurement times.
 
 # %% tags=[]
-grid = tables.load_grid(run_grid(configs, progress=False), ["label_noise", "lr", "batch_size"])
+grid = run_grid(configs, dims=["label_noise", "lr", "batch_size"], progress=False)
 levels = xr.DataArray(s.levels, dims="level", coords={"level": s.levels})
 summary = xr.Dataset({
     "ratio": grid.lr / grid.batch_size,

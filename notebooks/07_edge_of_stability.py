@@ -29,15 +29,12 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab.findings import claims, eos_settings, plots
-from sgdlab.findings.finding import Finding
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, eos_settings, plots
 from sgdlab.theory import edge_of_stability
 
 finding = Finding.open(
-    "07_edge_of_stability", profile,
-    parameters=dict(learning_rates=learning_rates, steps=steps, seed=seed, device=device, output_dir=output_dir,
-                    smoke=smoke),
+    "07_edge_of_stability", globals(),
     quick=eos_settings.SETTINGS["quick"], paper=eos_settings.SETTINGS["paper"], smoke=eos_settings.SETTINGS["smoke"],
     cites=("cohen2021",),
 )

@@ -28,16 +28,13 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab.findings import claims, eos_settings, plots
-from sgdlab.findings.finding import Finding
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, eos_settings, plots
 from sgdlab.optim import CDAT
 from sgdlab.theory import edge_of_stability
 
 finding = Finding.open(
-    "08_curvature_aware_tuning", profile,
-    parameters=dict(sigmas=sigmas, extra_learning_rates=extra_learning_rates, steps=steps, seed=seed, device=device,
-                    output_dir=output_dir, smoke=smoke),
+    "08_curvature_aware_tuning", globals(),
     common=dict(sigmas=[1.0, 2.0]),
     quick=eos_settings.SETTINGS["quick"] | dict(extra_learning_rates=None, extra_edge_ratios=[1.25]),
     paper=eos_settings.SETTINGS["paper"] | dict(extra_learning_rates=[0.08], extra_edge_ratios=None),

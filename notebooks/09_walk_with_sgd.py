@@ -31,17 +31,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sgdlab
-from sgdlab.findings import claims, plots
-from sgdlab.findings.finding import Finding
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots
 from sgdlab.theory import segments
 from sgdlab.training.clock import Every
 
 finding = Finding.open(
-    "09_walk_with_sgd", profile,
-    parameters=dict(dataset=dataset, model=model, learning_rates=learning_rates, batch_sizes=batch_sizes,
-                    base_lr=base_lr, base_batch_size=base_batch_size, epochs=epochs, seed=seed, device=device,
-                    output_dir=output_dir, smoke=smoke),
+    "09_walk_with_sgd", globals(),
     common=dict(probes=("losses", "distance_from_init"), window_steps=16, segment_examples=1000),
     quick=dict(dataset="mnist1d", model="mlp", learning_rates=[0.05, 0.1, 0.2], batch_sizes=[32, 128, 512],
                base_lr=0.1, base_batch_size=128, equal_ratio=[0.4, 512], epochs=30, measure_every=5.0,

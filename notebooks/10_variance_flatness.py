@@ -29,16 +29,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sgdlab
-from sgdlab.findings import claims, plots, trajectory_analysis
-from sgdlab.findings.finding import Finding
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots, trajectory_analysis
 from sgdlab.optim import Langevin
 from sgdlab.training.clock import Every
 
 finding = Finding.open(
-    "10_variance_flatness", profile,
-    parameters=dict(dataset=dataset, learning_rates=learning_rates, batch_sizes=batch_sizes, epochs=epochs,
-                    temperature=temperature, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    "10_variance_flatness", globals(),
     common=dict(model="mlp", model_options={"width": 50, "depth": 2}, probes=("losses",), layer="3.weight",
                 window_epochs=10.0, snapshots_per_epoch=40, n_components=30, save_parameters=True),
     quick=dict(dataset="mnist1d", learning_rates=[0.1, 0.2], batch_sizes=[50, 100], epochs=40, measure_every=2.0,

@@ -37,19 +37,15 @@ import dataclasses
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sgdlab.findings import claims, plots
-from sgdlab.findings.finding import Finding
-from sgdlab.grid.runner import run_grid
+from sgdlab import run_grid
+from sgdlab.findings import Finding, claims, plots
 from sgdlab.optim import SGD, FDRScheduler
 from sgdlab.theory import fluctuation_dissipation
 from sgdlab.training import run_cache
 from sgdlab.training.clock import Every
 
 finding = Finding.open(
-    "11_fluctuation_dissipation", profile,
-    parameters=dict(dataset=dataset, model=model, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                    batch_size=batch_size, epochs=epochs, fdr2_lr=fdr2_lr, fdr2_epochs=fdr2_epochs,
-                    t_adaptive=t_adaptive, seed=seed, device=device, output_dir=output_dir, smoke=smoke),
+    "11_fluctuation_dissipation", globals(),
     common=dict(lr=0.1, momentum=0.5, weight_decay=0.01, batch_size=100, t_adaptive=1000, X=0.01, Y=0.9,
                 top_k=1, probe_gradients=8),
     quick=dict(dataset="mnist1d", model="mlp", epochs=250, measure_every=5.0, fdr_window=40, fdr2_lr=0.02,

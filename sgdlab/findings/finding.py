@@ -1,13 +1,17 @@
 """What every finding notebook shares: its name and output folder, its profile's settings, its base
 run configuration, figures saved with full provenance, and claims reported in one idiom.
 
-A notebook's ``parameters`` cell holds literals; the next cell opens the finding::
+A notebook's ``parameters`` cell holds literals; the next cell opens the finding from them::
 
-    finding = Finding.open("01_sharpness_evolution", profile, parameters=dict(seed=seed, ...),
+    finding = Finding.open("01_sharpness_evolution", globals(),
                            quick=dict(dataset="mnist1d", epochs=200, ...), paper=dict(...),
-                           smoke=dict(epochs=2, ...), overrides=dict(epochs=epochs, ...))
-    s = finding.settings                 # the chosen profile's settings, overrides applied
+                           smoke=dict(epochs=2, ...))
+    s = finding.settings                 # the chosen profile's settings, the notebook's parameters applied
     base = finding.config(top_k=5)       # a RunConfig from every setting that is a RunConfig field
+
+Each papermill parameter is named once, in the parameters cell: a parameter is either a setting of the
+profiles (``None`` keeps the profile's value) or one of :data:`STANDARD` (``profile``, ``seed``, ``device``,
+``output_dir``, ``smoke``).
 
 ``smoke=True`` keeps the profile's settings but applies its ``smoke`` sizes (and, at the paper profile,
 swaps an image dataset for ``torchvision.datasets.FakeData`` of its shape), keeps runs in a separate
@@ -35,6 +39,8 @@ from sgdlab.task import data
 from sgdlab.training.config import RunConfig
 
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+STANDARD = ("profile", "seed", "device", "output_dir", "smoke")
+"""Parameters every finding notebook has, whatever its settings."""
 
 
 @dataclass
@@ -50,29 +56,33 @@ class Finding:
     run_fields: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, name: str, profile: str, *, parameters: Mapping[str, Any], quick: Mapping[str, Any],
+    def open(cls, name: str, namespace: Mapping[str, Any], *, quick: Mapping[str, Any],
              paper: Mapping[str, Any], common: Mapping[str, Any] | None = None,
              smoke: Mapping[str, Any] | None = None, cites: tuple[str, ...] = ()) -> Finding:
-        """The finding ``name`` at ``profile``.
+        """The finding ``name`` at the profile and with the parameters that the notebook's ``namespace``
+        (its ``globals()`` after the parameters cell) holds.
 
-        ``parameters``: every papermill parameter of the notebook but ``profile`` (recorded with each
-        figure). One named like a setting replaces it unless ``None``, and must have its type; ``seed``,
-        ``device``, ``output_dir`` and ``smoke`` are used here. ``common`` holds the settings both
-        profiles share, ``quick`` and ``paper`` the rest; ``smoke`` the sizes a smoke run shrinks
-        (applied on top of either profile). ``cites``: keys of :data:`sgdlab.findings.citations.PAPERS`, written
-        to ``citation.bib`` in the output folder for the index.
+        A parameter named like a setting replaces it unless ``None``, and must have its kind (that of
+        the profiles' values); the parameters are recorded with each figure. ``common`` holds the
+        settings both profiles share, ``quick`` and ``paper`` the rest; ``smoke`` the sizes a smoke run
+        shrinks (applied on top of either profile). ``cites``: keys of
+        :data:`sgdlab.findings.citations.PAPERS`, written to ``citation.bib`` in the output folder.
         """
+        profile = namespace.get("profile", "quick")
         profiles.check(profile)
-        parameters = dict(parameters)
+        settings = [dict(common or {}), dict(quick), dict(paper), dict(smoke or {})]
+        names = {key for group in settings for key in group} | set(STANDARD)
+        parameters = {key: namespace[key] for key in namespace if key in names and key != "profile"}
         is_smoke = bool(parameters.get("smoke", False))
-        chosen = {**(common or {}), **(quick if profile == "quick" else paper)}
+        chosen = {**settings[0], **(settings[1] if profile == "quick" else settings[2])}
         if is_smoke:
-            chosen |= dict(smoke or {})
+            chosen |= settings[3]
             if profile == "paper":
                 chosen["dataset"] = smoke_dataset(chosen.get("dataset"))
         for key, value in parameters.items():
             if key in chosen and value is not None:
-                _check_override(key, value, chosen[key])
+                kinds = [group[key] for group in settings[:3] if group.get(key) is not None]
+                _check_override(key, value, chosen[key] if chosen[key] is not None else kinds[0] if kinds else None)
                 chosen[key] = value
 
         if is_smoke:
@@ -118,7 +128,10 @@ def smoke_dataset(name: str) -> str:
 
 
 def _check_override(key: str, value: Any, default: Any) -> None:
-    """A parameter must have its setting's kind: a list for a list, a number for a number, and so on."""
+    """A parameter must have its setting's kind: a list for a list, a number for a number, and so on
+    (``default`` None: no profile gives the setting a value, so any value is taken)."""
+    if default is None:
+        return
     if isinstance(default, (list, tuple)):
         if not isinstance(value, (list, tuple)) or not value:
             raise ValueError(f"parameter {key} must be a non-empty list like {list(default)!r}, got {value!r}")

@@ -14,7 +14,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from sgdlab.core import paths
-from sgdlab.grid import executors
+from sgdlab.grid import executors, tables
 from sgdlab.training import config as configuration
 from sgdlab.training import loop as train
 from sgdlab.training import run_cache
@@ -61,12 +61,15 @@ def run_grid(
     configs: Sequence[RunConfig] | Mapping[Any, RunConfig],
     executor: Executor | str | None = None,
     *,
+    dims: Sequence[str] | None = None,
     jobs: int | None = None,
     progress: bool = True,
-) -> list[xr.Dataset] | dict[Any, xr.Dataset]:
+) -> list[xr.Dataset] | dict[Any, xr.Dataset] | xr.Dataset:
     """Every configuration's Dataset, in order (a list), or under the same keys for a mapping of
-    configurations (a dict: ``run_grid({"cyclic η": a, "cyclic S": b})["cyclic S"]``). Cached runs are
-    loaded; the rest go to ``executor``.
+    configurations (a dict: ``run_grid({"cyclic η": a, "cyclic S": b})["cyclic S"]``); with ``dims``,
+    one labelled Dataset over those configuration fields (:func:`sgdlab.grid.tables.load_grid`:
+    ``run_grid(configs, dims=["lr", "batch_size"]).sel(lr=0.1)``). Cached runs are loaded; the rest go
+    to ``executor``.
 
     ``executor`` is any ``concurrent.futures.Executor`` or a name from :mod:`sgdlab.grid.executors`
     (``"local"``, ``"dask://HOST:PORT"``, ``"submitit[:FOLDER]"``); by default ``$SGDLAB_EXECUTOR``,
@@ -75,6 +78,8 @@ def run_grid(
     soon as it finishes (by the worker, and here if the worker's disk is not this one), so an
     interrupted grid resumes where it stopped.
     """
+    if dims is not None:
+        return tables.load_grid(run_grid(configs, executor, jobs=jobs, progress=progress), dims)
     if isinstance(configs, Mapping):
         return dict(zip(configs, run_grid(list(configs.values()), executor, jobs=jobs, progress=progress)))
     configs = [dataclasses.replace(c, device=configuration.resolve_device(c.device)) for c in configs]

@@ -310,6 +310,8 @@ def assemble(run: Run, wall_time_s: float) -> xr.Dataset:
         "device": str(config.device),
         "steps_per_epoch": run.clock.steps_per_epoch or 0,  # 0: the batch size varies
         "total_steps": run.clock.total_steps,
+        "n_train": len(run.y_train),  # examples the run trained on
+        "n_test": len(run.ctx.test[1]),  # held-out examples of its test_loss and test_acc
         "diverged": int(run.diverged_at >= 0),
         "diverged_at_step": run.diverged_at,
         "stopped_at_step": run.stopped_at,

@@ -25,8 +25,8 @@ def isolated(tmp_path, monkeypatch):
 def open_finding(profile="quick", **parameters):
     parameters = {"seed": 0, "device": "cpu", "output_dir": "", "smoke": False, "learning_rates": None,
                   "epochs": None} | parameters
-    return Finding.open("00_test", profile, parameters=parameters, common=dict(top_k=3), quick=QUICK, paper=PAPER,
-                        smoke=dict(epochs=1, hessian_size=32))
+    return Finding.open("00_test", {"profile": profile, **parameters}, common=dict(top_k=3), quick=QUICK,
+                        paper=PAPER, smoke=dict(epochs=1, hessian_size=32))
 
 
 def test_settings_come_from_the_profile_and_parameters_override_them():
@@ -93,7 +93,7 @@ def test_two_notebooks_cannot_share_an_output_folder(tmp_path):
     open_finding(output_dir=str(tmp_path)).report([claims.claim("X.one", "one", True)])
     assert open_finding(output_dir=str(tmp_path)).out == tmp_path.resolve()  # the same notebook again: fine
     with pytest.raises(ValueError, match=r"holds the results of 00_test; give 00_other a folder of its own"):
-        Finding.open("00_other", "quick", parameters={"output_dir": str(tmp_path)}, quick=QUICK, paper=PAPER)
+        Finding.open("00_other", {"output_dir": str(tmp_path)}, quick=QUICK, paper=PAPER)
     assert json.loads((tmp_path / "claims.json").read_text())[0]["id"] == "X.one"
 
 
@@ -101,10 +101,26 @@ def test_a_list_setting_that_holds_none_accepts_none_in_its_parameter():
     quick = QUICK | {"train_sizes": [1000, None]}
 
     def settings(**parameters):
-        return Finding.open("00_test", "quick", parameters=parameters, quick=quick, paper=PAPER).settings
+        return Finding.open("00_test", parameters, quick=quick, paper=PAPER).settings
 
     assert settings(train_sizes=[500, None]).train_sizes == [500, None]
     with pytest.raises(ValueError, match=r"parameter train_sizes\[\] must be an integer, got 2.5"):
         settings(train_sizes=[2.5, None])
     with pytest.raises(ValueError, match=r"parameter learning_rates\[\] must be a finite number, got None"):
         settings(learning_rates=[0.1, None])  # learning_rates' own list holds no None
+
+
+def test_the_parameters_are_read_from_the_notebooks_namespace_once():
+    """Every name of the parameters cell that is a setting or a standard parameter is taken from the
+    notebook's globals; other globals (imports, helpers) are not parameters."""
+    namespace = {"profile": "quick", "epochs": 7, "seed": 2, "output_dir": "", "smoke": False, "np": object()}
+    finding = Finding.open("00_test", namespace, quick=QUICK, paper=PAPER)
+    assert finding.parameters == {"epochs": 7, "seed": 2, "output_dir": "", "smoke": False}
+    assert finding.settings.epochs == 7 and finding.config().seed == 2
+
+
+def test_a_scalar_for_a_list_setting_is_refused_even_when_the_profile_leaves_it_unset():
+    """07's quick profile chooses its step sizes (learning_rates None); the paper profile's list gives the kind."""
+    quick = QUICK | {"learning_rates": None}
+    with pytest.raises(ValueError, match=r"parameter learning_rates must be a non-empty list like \[0.01, 0.1\], got 0.1"):
+        Finding.open("00_test", {"learning_rates": 0.1}, quick=quick, paper=PAPER)

@@ -12,6 +12,7 @@ import xarray as xr
 from sgdlab.measure import probes
 from sgdlab.measure.variables import Variable
 from sgdlab.optim import FDRScheduler, Nudged
+from sgdlab.task import data
 from sgdlab.training import clock, run_cache
 from sgdlab.training import config as configuration
 from sgdlab.training import loop as train
@@ -216,3 +217,8 @@ def test_a_probe_after_an_fdr_cut_sees_the_cut_learning_rate(monkeypatch):
     assert (seen < config.lr).any()
     # η held at the state is the one of the last step; a cut at the next check shows in the step after it
     assert ((taken == seen) | (taken == 0.5 * seen)).all()
+
+
+def test_a_run_records_its_training_and_held_out_set_sizes():
+    ds = run(dataclasses.replace(TINY, epochs=1), cache=False, progress=False)
+    assert ds.attrs["n_train"] == 256 and ds.attrs["n_test"] == len(data.load("mnist1d").y_test)
