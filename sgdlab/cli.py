@@ -1,4 +1,8 @@
-"""The ``sgdlab`` command line: ``sgdlab reproduce``, ``sgdlab sweep`` and ``sgdlab list``."""
+"""The ``sgdlab`` command line: ``sgdlab reproduce``, ``sgdlab sweep``, ``sgdlab list`` and ``sgdlab show``.
+
+Only the standard library is imported before the arguments are read; torch, papermill and the rest load
+inside the commands that use them, so ``--help``, ``--version``, ``list`` and ``show`` answer at once.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,17 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from papermill.iorw import NoDatesSafeLoader
+from sgdlab.version import __version__
 
-from sgdlab import __version__
-from sgdlab.reproduction import index as report
-from sgdlab.reproduction import notebooks, reproduce
+if TYPE_CHECKING:
+    from sgdlab.reproduction.index import Outcome
 
 
-def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:
+def _print_outcomes(outcomes: list[Outcome], wall_time_s: float) -> int:
+    from sgdlab.reproduction import index as report
+
     for o in outcomes:
         status = "ok" if o.ok else f"FAILED{' - ' + o.execution.error if o.execution.error else ''}"
         verdicts = ", ".join(f"{c.id} {c.verdict}" for c in o.claims)
@@ -28,6 +32,8 @@ def _print_outcomes(outcomes: list[report.Outcome], wall_time_s: float) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from sgdlab.reproduction import reproduce
+
     start = time.perf_counter()
     outcomes = reproduce.reproduce(args.profile, args.only, args.out, executor=args.executor, jobs=args.jobs,
                                    notebooks_dir=args.notebooks, smoke=args.smoke)
@@ -56,6 +62,9 @@ def sweep_grid(parameters: list[list[str]], yaml_mappings: list[str]) -> dict[st
     ``-p`` values are read as papermill's ``-p`` reads them (:func:`papermill_value`); ``-y`` takes a
     YAML mapping, read as papermill's ``-y`` reads it, and adds one value per key, so lists are given there.
     """
+    import yaml
+    from papermill.iorw import NoDatesSafeLoader
+
     grid: dict[str, list[Any]] = {}
     for name, *values in parameters:
         grid.setdefault(name, []).extend(map(papermill_value, values))
@@ -70,6 +79,8 @@ def sweep_grid(parameters: list[list[str]], yaml_mappings: list[str]) -> dict[st
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from sgdlab.reproduction import reproduce
+
     start = time.perf_counter()
     grid = sweep_grid(args.parameter or [], args.yaml or [])
     outcomes = reproduce.sweep(args.notebook, grid, args.out, executor=args.executor, jobs=args.jobs,
@@ -78,8 +89,18 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from sgdlab.reproduction import notebooks
+
     for nb in notebooks.find(folder=args.notebooks):
         print(f"{nb.stem}  {nb}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from sgdlab.reproduction import notebooks, parameters
+
+    (nb,) = notebooks.find([args.notebook], args.notebooks)
+    print(parameters.table(nb, args.profile))
     return 0
 
 
@@ -122,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     lst = commands.add_parser("list", help="the finding notebooks and where they are")
     _notebooks_option(lst)
     lst.set_defaults(handler=_list)
+    shw = commands.add_parser("show", help="a notebook's parameters: type, value in its cell, value at a profile")
+    shw.add_argument("notebook", help="notebook by name or number, e.g. 07")
+    shw.add_argument("--profile", default="quick", help="quick (default) or paper")
+    _notebooks_option(shw)
+    shw.set_defaults(handler=_show)
     args = parser.parse_args(argv)
     try:
         if args.command == "sweep" and any(len(p) < 2 for p in args.parameter or []):
@@ -129,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep" and not (args.parameter or args.yaml):
             raise ValueError("give the grid with -p NAME VALUE... or -y MAPPING")
         return args.handler(args)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, _yaml_error()) as exc:
         print(f"sgdlab: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _yaml_error() -> type[Exception]:
+    """PyYAML's error class where PyYAML is already loaded (only ``sweep -y`` loads it), else ValueError."""
+    yaml = sys.modules.get("yaml")
+    return yaml.YAMLError if yaml is not None else ValueError
 
 
 if __name__ == "__main__":

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sgdlab.findings import citations, plots
 from sgdlab.findings.claims import Claim
@@ -125,15 +128,28 @@ def _is_scalar(value: Any) -> bool:
 
 def _is_short_list(value: Any) -> bool:
     return (isinstance(value, list) and len(value) <= _SHORT_LIST
-            and all(isinstance(v, (int, float)) for v in value))
+            and all(isinstance(v, (int, float)) or _missing(v) for v in value))
+
+
+NOT_MEASURED = "–"
+"""How the index shows a value a notebook recorded as missing (``None``, or NaN, which ``claims.json`` holds as
+``"nan"``)."""
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
-        return "[" + ", ".join(_number(v) for v in value) + "]"
+    if _missing(value):
+        return NOT_MEASURED
+    if isinstance(value, list):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (int, float)):
         return _number(value)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value == "nan" or (isinstance(value, float) and math.isnan(value))
 
 
 def _size(value: Any) -> str:
@@ -183,8 +199,9 @@ SMOKE_NOTE = ("Smoke run: every notebook ran its profile's path at tiny sizes (F
 def write(out: Path, profile: str, wall_time_s: float | None = None, smoke: bool = False) -> tuple[Path, Path]:
     """Write ``index.md`` and ``index.html`` into ``out`` from its notebooks' folders; returns both paths.
 
-    ``smoke``: the index of a smoke run, titled and introduced as one (its verdicts prove only that each
-    notebook's path runs)."""
+    The page opens with a summary table (one row per notebook, linked to its section: claims passed,
+    known failures, unexpected verdicts), then one section per notebook. ``smoke``: the index of a smoke
+    run, titled and introduced as one (its verdicts prove only that each notebook's path runs)."""
     out = Path(out)
     outcomes = collect(out)
     prov = run_cache.provenance()
@@ -195,7 +212,10 @@ def write(out: Path, profile: str, wall_time_s: float | None = None, smoke: bool
     body = [f"<h1>{_e(title)}</h1>", f"<p>{_code(head)}</p>"]
     if smoke:
         md += [_m(SMOKE_NOTE), ""]
-        body += [f"<p class='failed'>{_e(SMOKE_NOTE)}</p>"]
+        body += [f"<p class='note'>{_e(SMOKE_NOTE)}</p>"]
+    summary_md, summary_html = _summary_table(outcomes)
+    md += summary_md
+    body += summary_html
     for o in outcomes:
         section_md, section_html = _section(o, profile)
         md += section_md
@@ -205,42 +225,114 @@ def write(out: Path, profile: str, wall_time_s: float | None = None, smoke: bool
     return out / "index.md", out / "index.html"
 
 
+def counts(o: Outcome) -> dict[str, int]:
+    """A notebook's claims by kind: ``passed`` (as stated), ``known`` (known failures, as stated) and
+    ``unexpected`` (a verdict other than the one its text states)."""
+    return {"passed": sum(c.passed and c.as_expected for c in o.claims),
+            "known": sum(not c.passed and c.as_expected for c in o.claims),
+            "unexpected": sum(not c.as_expected for c in o.claims)}
+
+
+def _summary_table(outcomes: Sequence[Outcome]) -> tuple[list[str], list[str]]:
+    """One row per notebook, linked to its section: status, claims passed, known failures, unexpected, time."""
+    head = ["notebook", "status", "passed", "known failures", "unexpected", "time"]
+    md = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    body = ["<table class='summary'><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+    for o in outcomes:
+        n, status = counts(o), _status(o)
+        anchor = _anchor(o.name)
+        cells = [str(n["passed"]), str(n["known"]), str(n["unexpected"]), f"{o.execution.wall_time_s:.0f} s"]
+        md += [f"| [{_m(o.name)}](#{anchor}) | {status} | " + " | ".join(cells) + " |"]
+        body += [f"<tr><td><a href='#{anchor}'>{_e(o.name)}</a></td><td>{_badge(status)}</td>"
+                 + "".join(f"<td class='number'>{c}</td>" for c in cells) + "</tr>"]
+    body += ["</table>"]
+    return md + [""], body
+
+
+def _status(o: Outcome) -> str:
+    """``ok``, ``ok (known failures)``, ``unexpected verdicts`` or ``FAILED`` (the notebook raised)."""
+    if o.execution.error is not None:
+        return "FAILED"
+    if not o.ok:
+        return "unexpected verdicts"
+    return "ok (known failures)" if counts(o)["known"] else "ok"
+
+
+_BADGE_CLASS = {"PASS": "pass", "ok": "pass", "FAIL (known)": "known", "ok (known failures)": "known",
+                "PASS (unexpected)": "fail", "FAIL": "fail", "FAILED": "fail", "unexpected verdicts": "fail"}
+
+
+def _badge(text: str) -> str:
+    """A verdict or status as a coloured label whose text alone says it (readable without colour)."""
+    return f"<span class='badge {_BADGE_CLASS.get(text, 'fail')}'>{_e(text)}</span>"
+
+
+def _anchor(name: str) -> str:
+    """An id for a notebook's section: its name with anything outside ``[A-Za-z0-9_-]`` replaced."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)
+
+
+def _link(folder: str, name: str) -> str | None:
+    """The URL of the file ``name`` in ``folder``, percent-encoded; ``None`` unless ``name`` is a plain file
+    name (no scheme such as ``javascript:``, no path separator, nothing hidden or above the folder)."""
+    if not name or "/" in name or "\\" in name or ":" in name or name.startswith("."):
+        return None
+    return quote(f"{folder}/{name}")
+
+
 def _section(o: Outcome, profile: str) -> tuple[list[str], list[str]]:
     """One notebook's part of the index: status, claims, figures and the papers to cite, as Markdown and HTML."""
-    md: list[str] = []
-    body: list[str] = []
     status = "ok" if o.execution.error is None else f"FAILED — {o.execution.error}"
-    nb_link = f"{o.name}/{o.name}.ipynb"
-    md += [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
-           f"[{_m(nb_link)}]({nb_link}) · regenerate: `{command(o.name, profile, o.smoke)}`", ""]
-    body += [f"<h2 id='{_e(o.name)}'>{_e(o.name)}</h2>",
-             f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
-             f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(nb_link)}</a>"
-             f" · regenerate: <code>{_e(command(o.name, profile, o.smoke))}</code></p>"]
+    nb_link, again = _link(o.name, f"{o.name}.ipynb") or "#", command(o.name, profile, o.smoke)
+    md = [f"## {_m(o.name)}", "", f"Status: {_m(status)} · {o.execution.wall_time_s:.0f} s · executed notebook: "
+          f"[{_m(o.name)}.ipynb]({nb_link}) · regenerate: `{_m(again)}`", ""]
+    body = [f"<h2 id='{_anchor(o.name)}'>{_e(o.name)}</h2>",
+            f"<p class='{'ok' if o.execution.error is None else 'failed'}'>Status: {_e(status)} · "
+            f"{o.execution.wall_time_s:.0f} s · executed notebook: <a href='{_e(nb_link)}'>{_e(o.name)}.ipynb</a>"
+            f" · regenerate: <code>{_e(again)}</code></p>"]
     if o.claims:
-        md += ["| claim | verdict | statement | measured |", "| --- | --- | --- | --- |"]
-        body += ["<table><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
-        for c in o.claims:
-            verdict = c.verdict + (f" — {c.known_failure}" if c.known_failure else "")
-            md += [f"| {_m(c.id)} | {_m(verdict)} | {_m(c.statement)} | {_m(measured_markdown(c.measured))} |"]
-            row = "failed" if not c.as_expected else "known" if c.known_failure else "ok"
-            body += [f"<tr class='{row}'><td>{_e(c.id)}</td><td>{_e(verdict)}</td>"
-                     f"<td>{_e(c.statement)}</td><td>{measured_html(c.measured)}</td></tr>"]
-        md += [""]
-        body += ["</table>"]
+        claims_md, claims_html = _claims(o.claims)
+        md += claims_md
+        body += claims_html
     elif o.execution.error is None:
         md += ["No claims were recorded.", ""]
         body += ["<p>No claims were recorded.</p>"]
     for fig in o.figures:
-        png, pdf = f"{o.name}/{fig['png']}", f"{o.name}/{fig['pdf']}"
-        md += [f"![{_m(fig['caption'])}]({png})", "", f"*{_m(fig['caption'])}* ([PDF]({pdf}); "
-               f"`{command(o.name, profile, o.smoke)}`)", ""]
-        body += [f"<figure><img src='{_e(png)}' alt='{_e(fig['caption'])}'><figcaption>{_e(fig['caption'])} "
-                 f"(<a href='{_e(pdf)}'>PDF</a>; <code>{_e(command(o.name, profile, o.smoke))}</code>)"
-                 "</figcaption></figure>"]
+        figure_md, figure_html = _figure(o.name, fig, again)
+        md += figure_md
+        body += figure_html
     if o.citation:
-        md += ["```bibtex", o.citation.rstrip(), "```", ""]
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall("`+", o.citation)), default=0))
+        md += [f"{fence}bibtex", o.citation.rstrip(), fence, ""]
         body += [f"<details><summary>Cite</summary><pre>{_e(o.citation)}</pre></details>"]
+    return md, body
+
+
+def _claims(claims: Sequence[Claim]) -> tuple[list[str], list[str]]:
+    """The claims table: id, verdict (with the reason of a known failure), statement, measured values."""
+    md = ["| claim | verdict | statement | measured |", "| --- | --- | --- | --- |"]
+    body = ["<table class='claims'><tr><th>claim</th><th>verdict</th><th>statement</th><th>measured</th></tr>"]
+    for c in claims:
+        reason = f" — {c.known_failure}" if c.known_failure else ""
+        md += [f"| {_m(c.id)} | {_m(c.verdict + reason)} | {_m(c.statement)} | {_m(measured_markdown(c.measured))} |"]
+        body += [f"<tr><td>{_e(c.id)}</td><td>{_badge(c.verdict)}<div class='reason'>{_e(c.known_failure)}</div>"
+                 f"</td><td>{_e(c.statement)}</td><td>{measured_html(c.measured)}</td></tr>"]
+    return md + [""], body + ["</table>"]
+
+
+def _figure(name: str, fig: dict[str, Any], again: str) -> tuple[list[str], list[str]]:
+    """A figure with its caption once, a link to its PDF and the command that redraws it; a figure whose
+    file names are not plain file names is named, not linked."""
+    caption = str(fig.get("caption", ""))
+    png, pdf = _link(name, str(fig.get("png", ""))), _link(name, str(fig.get("pdf", "")))
+    if png is None:
+        return ([f"Figure {_m(fig.get('png'))} not shown: not a plain file name.", ""],
+                [f"<p class='failed'>Figure {_e(fig.get('png'))} not shown: not a plain file name.</p>"])
+    label = Path(str(fig["png"])).stem
+    pdf_md, pdf_html = ((f"[PDF]({pdf}); ", f"<a href='{_e(pdf)}'>PDF</a>; ") if pdf else ("", ""))
+    md = [f"![{_m(label)}]({png})", "", f"*{_m(caption)}* ({pdf_md}`{_m(again)}`)", ""]
+    body = [f"<figure><img src='{_e(png)}' alt='{_e(caption or label)}'><figcaption>{_e(caption)} "
+            f"<span class='source'>({pdf_html}<code>{_e(again)}</code>)</span></figcaption></figure>"]
     return md, body
 
 
@@ -262,15 +354,22 @@ def _code(text: str) -> str:
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
+body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border: 1px solid #ccc; padding: .3rem .5rem;
-vertical-align: top; text-align: left; }} td:last-child {{ font-size: .85em; }}
+vertical-align: top; text-align: left; }} table.claims td:last-child {{ font-size: .85em; }}
+td.number {{ text-align: right; font-variant-numeric: tabular-nums; }}
 table.measured {{ margin: 0; font-family: monospace; }} table.measured th, table.measured td {{ padding: .1rem .4rem;
 border-color: #e4e4e4; font-weight: normal; font-size: 1em; }} table.measured th {{ color: #555; }}
 details {{ margin-top: .3rem; }} summary {{ cursor: pointer; color: #555; }}
-tr.failed td:nth-child(2), p.failed {{ color: #b00; }} tr.known td:nth-child(2) {{ color: #a60; }}
-figure img {{ max-width: 100%; }}
-figcaption {{ font-style: italic; }}
+.badge {{ display: inline-block; padding: .05rem .45rem; border-radius: .25rem; font-weight: 600; white-space: nowrap;
+border: 1px solid; }}
+.badge.pass {{ color: #14532d; background: #dcfce7; border-color: #16a34a; }}
+.badge.known {{ color: #713f12; background: #fef3c7; border-color: #d97706; }}
+.badge.fail {{ color: #7f1d1d; background: #fee2e2; border-color: #dc2626; }}
+.reason {{ font-size: .85em; color: #555; margin-top: .2rem; }}
+p.failed {{ color: #b00; }} p.note {{ background: #fef3c7; padding: .5rem; }}
+figure {{ margin: 1rem 0; }} figure img {{ max-width: 100%; }}
+figcaption {{ font-size: .95em; }} figcaption .source {{ color: #555; font-size: .9em; }}
 </style></head>
 <body>
 {body}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -12,12 +13,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import papermill
-from traitlets.config import Config
-
-from sgdlab.findings import profiles
-from sgdlab.grid import executors
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # the sgdlab package folder
 STATUS_FILE = "status.json"
@@ -52,14 +47,31 @@ def find(only: list[str] | None = None, folder: Path | None = None) -> list[Path
     return [nb for nb in found if any(matches(nb, name) for name in only)]
 
 
+def declared_parameters(notebook: Path) -> list[str]:
+    """The parameters papermill finds in ``notebook``'s cell tagged ``parameters``, in order.
+
+    Raises ValueError naming the file when it is not a readable notebook (not JSON, not nbformat 4).
+    """
+    import papermill
+
+    try:
+        with quiet_papermill():
+            return list(papermill.inspect_notebook(str(notebook)))
+    except Exception as exc:  # nbformat and json raise several kinds; all mean the file is unreadable
+        raise ValueError(f"{notebook} is not a readable notebook ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+
+
 def check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
     """Raise ValueError when ``notebook`` does not declare one of ``parameters`` or a profile is unknown."""
-    declared = papermill.inspect_notebook(str(notebook))
+    declared = declared_parameters(notebook)
     undeclared = sorted(set(parameters) - set(declared))
     if undeclared:
         raise ValueError(f"{notebook.stem} has no parameter {', '.join(undeclared)}; "
                          f"its parameters: {', '.join(declared) or 'none'}")
     if "profile" in parameters:
+        from sgdlab.findings import profiles  # loads the findings' machinery: not needed to list notebooks
+
         profiles.check(parameters["profile"])
 
 
@@ -79,15 +91,18 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
 
     The kernel is ``python3``, working in the notebook's own folder. ``output_dir`` is emptied first,
     so nothing in it is left from an earlier execution; ``status.json`` records the outcome. An
-    error in the notebook is recorded (``Type: message``, with the cell), not raised.
+    error in the notebook is recorded (``Type: message``, with the cell), not raised. papermill's own
+    log (its parsing warnings, the kernel's start) is kept quiet; errors still reach the record.
     """
+    import papermill
+
     output_dir = Path(output_dir).resolve()
     shutil.rmtree(output_dir, ignore_errors=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     parameters = {**parameters, "output_dir": str(output_dir)}
     start, error = time.perf_counter(), None
     try:
-        with _kernel_settings() as settings:
+        with _kernel_settings() as settings, quiet_papermill():
             papermill.execute_notebook(
                 str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
                 cwd=str(notebook.resolve().parent), progress_bar=False, **settings,
@@ -102,6 +117,23 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
 
 
 @contextmanager
+def quiet_papermill() -> Iterator[None]:
+    """papermill's and jupyter's loggers raised to ERROR: no "Unable to parse line" warnings or kernel chatter."""
+    loggers = [logging.getLogger(name) for name in _CHATTY]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+_CHATTY = ("papermill", "traitlets", "jupyter_client", "nbclient", "asyncio")
+
+
+@contextmanager
 def _kernel_settings() -> Iterator[dict[str, Any]]:
     """papermill settings that reach the kernel over Unix sockets (IPC) in a private temporary folder.
 
@@ -112,6 +144,8 @@ def _kernel_settings() -> Iterator[dict[str, Any]]:
     if os.name != "posix":
         yield {}
         return
+    from traitlets.config import Config
+
     with tempfile.TemporaryDirectory(prefix="sgdlab-kernel-") as folder:
         yield {"config": Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})}
 
@@ -119,6 +153,8 @@ def _kernel_settings() -> Iterator[dict[str, Any]]:
 @contextmanager
 def cluster_environment(executor: str | None, jobs: int | None) -> Iterator[None]:
     """Point the kernels' :func:`sgdlab.run_grid` at ``executor`` with ``jobs`` workers, through the environment."""
+    from sgdlab.grid import executors
+
     changes = {executors.ENV_EXECUTOR: executor, executors.ENV_JOBS: None if jobs is None else str(jobs)}
     previous = {name: os.environ.get(name) for name in changes}
     try:

@@ -6,60 +6,31 @@ import hashlib
 import itertools
 import json
 import re
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from sgdlab.core import paths
 from sgdlab.findings import profiles
 from sgdlab.grid import executors
+from sgdlab.reproduction import folders, notebooks
 from sgdlab.reproduction import index as report
-from sgdlab.reproduction import notebooks
-from sgdlab.training import run_cache
+from sgdlab.reproduction.progress import Progress
 
 
 def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executor: str | None,
           jobs: int | None) -> None:
-    """Every piece of bad input, as one ValueError, before anything runs."""
+    """Every piece of bad input, as one ValueError, before anything runs: unreadable notebooks, unknown
+    parameters, and the executor and worker count, given as options or through ``SGDLAB_EXECUTOR`` and
+    ``SGDLAB_JOBS`` (which every notebook's grids would read)."""
     for nb in notebook_paths:
         notebooks.check_parameters(nb, {**parameters, "output_dir": ""})
-    if executor is not None:
-        executors.check(executor)
+    executors.check(executor if executor is not None else executors.default_name())
     if jobs is not None:
         executors.jobs_count(jobs)
-
-
-@contextmanager
-def counting_runs(progress: bool, poll_s: float = 1.0, smoke: bool = False) -> Iterator[None]:
-    """A progress counter of the runs that land in the run cache (the smoke cache for ``smoke``) while
-    notebooks execute in their kernels, with the total their grids have announced so far
-    (:func:`sgdlab.training.run_cache.planned`)."""
-    folder = paths.runs_dir(smoke)
-    before, start = set(folder.glob("*.nc")), time.time()
-    bar = tqdm(desc="runs computed", unit="run", position=1, disable=not progress)
-    stop = threading.Event()
-    announced: set[str] = set()
-
-    def poll() -> None:
-        while not stop.wait(poll_s):
-            announced.update(run_cache.planned_runs(folder, since=start - 1))
-            done = {p.stem for p in set(folder.glob("*.nc")) - before}
-            bar.total = len(announced | done) or None  # runs the notebooks' grids have announced so far
-            bar.update(len(done) - bar.n)
-
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
-        bar.close()
+    else:
+        executors.default_jobs()
 
 
 def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
@@ -72,21 +43,33 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
     ``SGDLAB_EXECUTOR`` and ``SGDLAB_JOBS``. ``smoke`` passes ``smoke=True`` to every notebook: the
     profile's path at tiny sizes (FakeData for the paper profile's image datasets), runs kept in the
     smoke cache, claims recorded but not meaningful. A notebook that raises is recorded and the next
-    one runs. Returns this execution's outcomes; the index covers every notebook in ``out``.
+    one runs. ``out`` is held by this process while it runs (:func:`~sgdlab.reproduction.folders.locked`).
+    Returns this execution's outcomes; the index covers every notebook in ``out``.
     """
     profiles.check(profile)
     chosen = notebooks.find(only, notebooks_dir)
     parameters = {"profile": profile} | ({"smoke": True} if smoke else {})
     check(chosen, parameters, executor, jobs)
     out = report_folder(profile, out, smoke)
-    start, outcomes = time.perf_counter(), []
-    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
-        bar = tqdm(chosen, desc="notebooks", unit="notebook", disable=not progress)
-        for nb in bar:
-            bar.set_postfix_str(nb.stem)
-            notebooks.execute(nb, out / nb.stem, parameters)
-            outcomes.append(report.outcome(out / nb.stem))
-    report.write(out, profile, time.perf_counter() - start, smoke=smoke)
+    folders.check_writable(out)
+    start = time.perf_counter()
+    with folders.locked(out, f"sgdlab reproduce --profile {profile}"):
+        outcomes = _execute_all([(nb, out / nb.stem, parameters, nb.stem) for nb in chosen], executor, jobs,
+                                Progress(len(chosen), "notebook", smoke=smoke, enabled=progress))
+        report.write(out, profile, time.perf_counter() - start, smoke=smoke)
+    return outcomes
+
+
+def _execute_all(tasks: Sequence[tuple[Path, Path, Mapping[str, Any], str]], executor: str | None,
+                 jobs: int | None, progress: Progress) -> list[report.Outcome]:
+    """Execute each ``(notebook, folder, parameters, label)`` in turn, showing ``progress``; their outcomes."""
+    outcomes = []
+    with notebooks.cluster_environment(executor, jobs), progress:
+        for nb, folder, parameters, label in tasks:
+            progress.start(label)
+            execution = notebooks.execute(nb, folder, parameters)
+            progress.done(execution.error)
+            outcomes.append(report.outcome(folder))
     return outcomes
 
 
@@ -150,12 +133,9 @@ def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | No
     points = [point | ({"smoke": True} if smoke else {}) for point in swept]
     for point in points:
         check([nb], point, executor, jobs)
-    folders = point_names(swept)  # named by the swept values only
+    names = point_names(swept)  # named by the swept values only
     out = Path(out or paths.data_dir() / "sweeps" / (f"{nb.stem}-smoke" if smoke else nb.stem)).resolve()
-    outcomes = []
-    with notebooks.cluster_environment(executor, jobs), counting_runs(progress, smoke=smoke):
-        for point, folder in tqdm(zip(points, folders), total=len(points), desc=nb.stem, unit="point",
-                                  disable=not progress):
-            notebooks.execute(nb, out / folder, point)
-            outcomes.append(report.outcome(out / folder))
-    return outcomes
+    folders.check_writable(out)
+    with folders.locked(out, f"sgdlab sweep {nb.stem}"):
+        return _execute_all([(nb, out / name, point, name) for point, name in zip(points, names)], executor, jobs,
+                            Progress(len(points), "point", smoke=smoke, enabled=progress))

@@ -29,7 +29,7 @@ def test_html_form_is_a_table_with_a_grid_folded_behind_details():
     assert page.startswith("<table class='measured'><tr><th>spearman</th><td>-1</td></tr></table>")
     assert ("<details><summary>runs (2 × 2)</summary><table class='measured'><tr><th></th><th>initial</th>"
             "<th>peak</th></tr><tr><th>η=0.1</th><td>1</td><td>12.35</td></tr>") in page
-    assert "<details><summary>deep (1 value)</summary>a.b: [1.0, {&quot;c&quot;: 2}]</details>" in page
+    assert "<details><summary>deep (1 value)</summary>a.b: [1, {c: 2}]</details>" in page
     assert "measured" not in report.measured_html({}) and report.measured_markdown({}) == ""
 
 
@@ -74,3 +74,48 @@ def test_unknown_papers_are_named():
 
     with pytest.raises(ValueError, match=r"papers \['nobody2020'\] are unknown"):
         citations.bibtex(("nobody2020",))
+
+
+def test_missing_values_read_as_a_dash_not_null_or_nan():
+    values = {"peak": None, "ratio": "nan", "steps": [1.0, None, "nan"], "runs": {"a": {"x": None, "y": 2.0}}}
+    assert report.measured_markdown(values) == "peak: –; ratio: –; steps: [1, –, –]; runs: 1 × 2 (in index.html)"
+    page = report.measured_html(values)
+    assert "null" not in page and "nan" not in page and "<td>–</td>" in page
+
+
+def test_the_summary_table_opens_the_page_with_links_to_each_section(folder):
+    (folder / "01_x" / "claims.json").write_text(json.dumps([
+        dict(id="X.1", statement="s", passed=True, known_failure=None, measured={}),
+        dict(id="X.2", statement="s", passed=False, known_failure="too small here", measured={}),
+        dict(id="X.3", statement="s", passed=False, known_failure=None, measured={})]))
+    md_path, html_path = report.write(folder, "quick")
+    md, page = md_path.read_text(), html_path.read_text()
+    assert ("| notebook | status | passed | known failures | unexpected | time |\n|" + " --- |" * 6 + "\n"
+            "| [01_x](#01_x) | unexpected verdicts | 1 | 1 | 1 | 1 s |") in md
+    assert md.index("| notebook |") < md.index("## 01_x")
+    assert "<td><a href='#01_x'>01_x</a></td><td><span class='badge fail'>unexpected verdicts</span></td>" in page
+    assert "<h2 id='01_x'>" in page
+    assert "<span class='badge pass'>PASS</span>" in page and "<span class='badge fail'>FAIL</span>" in page
+    assert "<span class='badge known'>FAIL (known)</span><div class='reason'>too small here</div>" in page
+
+
+def test_figure_names_that_are_not_plain_file_names_are_not_linked(folder):
+    (folder / "01_x" / "f.figure.json").write_text(json.dumps(dict(
+        png="javascript:alert(1)", pdf="../../secret.pdf", caption="c")))
+    (folder / "01_x" / "g.figure.json").write_text(json.dumps(dict(png="g (1).png", pdf="x:y.pdf", caption="g")))
+    md_path, html_path = report.write(folder, "quick")
+    md, page = md_path.read_text(), html_path.read_text()
+    for text in (md, page):
+        assert "](javascript" not in text and "href='javascript" not in text and "src='javascript" not in text
+        assert "../" not in text and "x:y.pdf" not in text.replace("x:y.pdf not", "")
+    assert "Figure javascript:alert(1) not shown: not a plain file name." in md
+    assert "![g (1)](01_x/g%20%281%29.png)" in md and "[PDF]" not in md.split("g%20%281%29.png")[1]
+    assert "<img src='01_x/g%20%281%29.png' alt='g'>" in page
+
+
+def test_bibtex_cannot_close_its_code_block_early(folder):
+    from sgdlab.findings import citations
+
+    (folder / "01_x" / citations.FILE).write_text("@misc{x,\n  note = {```\n<script>alert(1)</script>}\n}\n")
+    md = report.write(folder, "quick")[0].read_text()
+    assert "````bibtex\n@misc{x,\n  note = {```\n<script>alert(1)</script>}\n}\n````" in md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -79,14 +80,16 @@ def test_index_shows_verdicts_measured_values_figures_and_errors(reproduced):
     assert "| L.positive | PASS | the slope is positive | slope: 1.5 |" in md
     assert "| L.steep | FAIL (known) — the slopes tried here are small | the slope exceeds 10 | " \
            "slope: 1.5; points: [0, 1.5] |" in md
-    assert "![A line of the given slope.](01_line/line.png)" in md
-    assert "[PDF](01_line/line.pdf)" in md and "`sgdlab reproduce --only 01 --profile quick`" in md
+    assert "![line](01_line/line.png)\n\n*A line of the given slope.* ([PDF](01_line/line.pdf); " \
+           "`sgdlab reproduce --only 01 --profile quick`)" in md
+    assert md.count("A line of the given slope.") == 1  # the caption once, not as alt text and caption
     assert "FAILED — RuntimeError: the data is gone" in md
     assert "1/2 claims passed, 1 known failure, in" in md and "notebooks failed: 02_broken" in md
     page = (out / "index.html").read_text()
     assert "<img src='01_line/line.png' alt='A line of the given slope.'>" in page
     assert "<a href='01_line/line.pdf'>PDF</a>" in page and "FAILED — RuntimeError: the data is gone" in page
-    assert "FAIL (known) — the slopes tried here are small" in page
+    assert ("<span class='badge known'>FAIL (known)</span><div class='reason'>the slopes tried here are small</div>"
+            in page)
 
 
 def test_only_one_notebook_passes_and_ends_with_the_summary(notebooks_dir, tmp_path, capfd):
@@ -94,6 +97,7 @@ def test_only_one_notebook_passes_and_ends_with_the_summary(notebooks_dir, tmp_p
     lines = capfd.readouterr().out.strip().splitlines()
     assert code == 0
     assert lines[-1].startswith("1/2 claims passed, 1 known failure, in ") and lines[-1].endswith(" min")
+    assert lines[0] == "[1/1] 01_line" and lines[1].startswith("[1/1] 01_line done in ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["01_line", "index.html", "index.md"]
 
 
@@ -229,3 +233,113 @@ def test_smoke_bad_input_is_one_error_line(args, message, smoke_notebooks, tmp_p
     code = cli.main([*args, "--notebooks", str(smoke_notebooks), "--out", str(tmp_path / "out")])
     err = capfd.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_a_redirected_log_has_plain_lines_and_no_papermill_noise(notebooks_dir, tmp_path, capfd):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook(folder, "01_line", 'profile = "quick"\nslope = 1.5  # a = b, which papermill cannot parse\noutput_dir = ""',
+             PASSING)
+    code = cli.main(["reproduce", "--notebooks", str(folder), "--out", str(tmp_path / "out")])
+    captured = capfd.readouterr()
+    text = captured.out + captured.err
+    assert code == 0 and "\r" not in text and "\x1b" not in text
+    assert "Unable to parse" not in text and "Executing" not in text and captured.err == ""
+    assert captured.out.splitlines()[:2] == ["[1/1] 01_line", captured.out.splitlines()[1]]
+    assert captured.out.splitlines()[1].startswith("[1/1] 01_line done in ")
+
+
+def test_a_second_reproduce_on_a_held_folder_is_refused_naming_the_holder(notebooks_dir, tmp_path, capfd):
+    import os
+    import socket
+
+    from sgdlab.reproduction import folders
+
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = {"command": "sgdlab reproduce --profile quick", "host": socket.gethostname(), "pid": os.getppid(),
+              "started": "2026-01-01 10:00:00"}
+    (out / folders.LOCK_FILE).write_text(json.dumps(holder))
+    code = cli.main(["reproduce", "--only", "01", "--notebooks", str(notebooks_dir), "--out", str(out)])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"is in use by `sgdlab reproduce --profile quick` (process {os.getppid()} on " in err
+    assert sorted(p.name for p in out.iterdir()) == [folders.LOCK_FILE]  # nothing of the holder's was touched
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over_and_released(notebooks_dir, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from sgdlab.reproduction import folders
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / folders.LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    assert cli.main(["reproduce", "--only", "01", "--notebooks", str(notebooks_dir), "--out", str(out)]) == 0
+    assert not (out / folders.LOCK_FILE).exists()
+
+
+def test_the_lock_keeps_out_a_second_holder_in_one_process(tmp_path):
+    from sgdlab.reproduction import folders
+
+    with folders.locked(tmp_path, "first"), pytest.raises(ValueError, match=r"is in use by `first` \(process"):
+        with folders.locked(tmp_path, "second"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def _a_file(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("")
+    return tmp_path / "a-file"
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder this process cannot write in: read-only by its mode, or (for root, whom modes do not stop)
+    under /proc, which nobody can write."""
+    import os
+
+    if os.geteuid() == 0:
+        return Path("/proc/sgdlab-out")
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o555)
+    return folder
+
+
+@pytest.mark.parametrize("make, message", [
+    (_a_file, "is a file, not a folder"),
+    (_unwritable, "is not a folder sgdlab can write in"),
+])
+def test_an_out_folder_that_cannot_be_written_is_one_error_line(make, message, notebooks_dir, tmp_path, capfd):
+    out = make(tmp_path)
+    code = cli.main(["reproduce", "--only", "01", "--notebooks", str(notebooks_dir), "--out", str(out)])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err and str(out) in err
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("SGDLAB_EXECUTOR", "slurm", "executor 'slurm' is unknown"),
+    ("SGDLAB_JOBS", "many", "SGDLAB_JOBS must be a positive integer, got 'many'"),
+])
+def test_executor_settings_from_the_environment_are_checked_before_anything_runs(variable, value, message,
+                                                                                notebooks_dir, tmp_path, capfd,
+                                                                                monkeypatch):
+    monkeypatch.setenv(variable, value)
+    code = cli.main(["reproduce", "--notebooks", str(notebooks_dir), "--out", str(tmp_path / "out")])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_notebook_is_named_before_anything_runs(notebooks_dir, tmp_path, capfd):
+    folder = tmp_path / "nb"
+    shutil.copytree(notebooks_dir, folder)
+    (folder / "03_truncated.ipynb").write_text('{"cells": [')
+    code = cli.main(["reproduce", "--notebooks", str(folder), "--out", str(tmp_path / "out")])
+    err = capfd.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{folder / '03_truncated.ipynb'} is not a readable notebook" in err
+    assert not (tmp_path / "out").exists()
