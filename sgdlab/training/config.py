@@ -56,7 +56,8 @@ class RunConfig:
     tuple of them (the union of their steps, e.g. windows of consecutive steps at several epochs);
     ``trace_options`` sets a trace's options by name (``{"weights": {"layer": "3.weight"}}``, see each
     trace's ``options``).
-    The Hessian is that of ``hessian_size`` fixed training examples (chunks of ``hessian_batch_size``;
+    The Hessian is that of ``hessian_size`` fixed training examples (the default, 1024, means the whole
+    training set where that is smaller; chunks of ``hessian_batch_size``;
     ``hessian_reuse_graph=False`` recomputes each chunk's graph per product, bounding memory by one
     chunk, and is chosen automatically when the retained graph does not fit), top ``top_k`` eigenpairs
     at Ritz-residual tolerance ``eigen_tol``; direction probes use ``probe_gradients`` mini-batch
@@ -230,6 +231,8 @@ def _check_trace_options(config: RunConfig) -> None:
 def _check_sizes(config: RunConfig, n_train: int) -> None:
     for name in ("batch_size", "hessian_size", "epoch_size", "eval_size", "physical_batch_size"):
         value = getattr(config, name)
+        if name == "hessian_size" and value == RunConfig.hessian_size:
+            continue  # the default: the first min(1024, n_train) of the run's fixed order of examples
         if value is not None and not value <= n_train:
             raise ValueError(f"{name} must be between 1 and the training set size ({n_train}), got {value}")
     if config.batch_schedule is not None and not config.batch_schedule.bounds()[1] <= n_train:
