@@ -26,7 +26,10 @@ from sgdlab.core.paths import datasets_dir
 from sgdlab.core.registry import Registry
 
 DATASETS: tuple[str, ...] = ("mnist1d", "mnist", "fashion_mnist", "cifar10",  # built in; names() adds yours
-                             "fake_mnist", "fake_fashion_mnist", "fake_cifar10")
+                             "fake_mnist", "fake_fashion_mnist", "fake_cifar10", "mnist1d_20k")
+# MNIST-1D's generator at its default arguments, 80% for training: 5,000 examples (4,000 / 1,000) or 20,000
+# (16,000 / 4,000, for runs that need more distinct examples than the standard set holds)
+MNIST1D_SAMPLES = {"mnist1d": 5000, "mnist1d_20k": 20000}
 # torchvision.datasets.FakeData of each image dataset's shape and classes, for smoke runs of the paper profiles
 FAKE = {"fake_mnist": (1, 28, 28), "fake_fashion_mnist": (1, 28, 28), "fake_cifar10": (3, 32, 32)}
 FAKE_SIZES = (1000, 200)  # training and test examples
@@ -39,7 +42,7 @@ Loaded = Tensors | tuple[torch.utils.data.Dataset, torch.utils.data.Dataset]
 
 # Share of the training set held out by ``holdout="validation"``: the papers' 45k/5k (CIFAR-10) and 50k/10k
 # (MNIST, Fashion-MNIST) splits, and 3600/400 for MNIST-1D.
-_VALIDATION_FRACTION = {"mnist1d": 0.1, "mnist": 1 / 6, "fashion_mnist": 1 / 6, "cifar10": 0.1,
+_VALIDATION_FRACTION = {"mnist1d": 0.1, "mnist1d_20k": 0.1, "mnist": 1 / 6, "fashion_mnist": 1 / 6, "cifar10": 0.1,
                         "fake_mnist": 1 / 6, "fake_fashion_mnist": 1 / 6, "fake_cifar10": 0.1}
 
 # Independent random streams derived from ``seed``, one per preparation step.
@@ -216,8 +219,9 @@ def load(
         x_train, y_train, x_test, y_test = _read_registered(name, registered)
         num_classes, fraction = registered.num_classes, registered.validation_fraction
     else:
-        x_train, y_train, x_test, y_test = (_read_mnist1d(root) if name == "mnist1d" else _read_fake(name, root)
-                                            if name in FAKE else _read_torchvision(name, root))
+        x_train, y_train, x_test, y_test = (_read_mnist1d(root, name) if name in MNIST1D_SAMPLES
+                                            else _read_fake(name, root) if name in FAKE
+                                            else _read_torchvision(name, root))
         num_classes, fraction = NUM_CLASSES, _VALIDATION_FRACTION[name]
     x_real_test, y_real_test = x_test, y_test
     if holdout == "validation":
@@ -308,13 +312,14 @@ def _standardize(x_train: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Ten
     return (x_train - mean) / std, (x_test - mean) / std
 
 
-def _read_mnist1d(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MNIST-1D (4000 train / 1000 test, length 40) from ``<root>/mnist1d/mnist1d.npz``, generated if absent."""
-    path = root / "mnist1d" / "mnist1d.npz"
+def _read_mnist1d(root: Path, name: str = "mnist1d") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MNIST-1D (length 40; 4000 train / 1000 test, or 16000 / 4000 for ``mnist1d_20k``) from
+    ``<root>/<name>/<name>.npz``, generated if absent."""
+    path = root / name / f"{name}.npz"
     with _GENERATING:  # the generator draws from numpy's global RNG: one thread of a process at a time
         if not path.is_file():
-            _save_npz(path, _generate_mnist1d())
-    x, y, x_test, y_test = _read_npz("mnist1d", path, "signals (n, length)")
+            _save_npz(path, _generate_mnist1d(MNIST1D_SAMPLES[name]))
+    x, y, x_test, y_test = _read_npz(name, path, "signals (n, length)")
     signals = [torch.from_numpy(a.astype(np.float32)).unsqueeze(1) for a in (x, x_test)]
     labels = [torch.from_numpy(a.astype(np.int64)) for a in (y, y_test)]
     return signals[0], labels[0], signals[1], labels[1]
@@ -362,8 +367,9 @@ def _damaged_message(path: Path, reason: str, remedy: str) -> str:
 _GENERATING = threading.Lock()
 
 
-def _generate_mnist1d() -> dict[str, np.ndarray]:
-    """Generate MNIST-1D with the package's default arguments, leaving the caller's RNGs as they were.
+def _generate_mnist1d(samples: int = 5000) -> dict[str, np.ndarray]:
+    """Generate ``samples`` MNIST-1D examples (80% for training) with the package's other arguments at their
+    defaults, leaving the caller's RNGs as they were.
 
     ``mnist1d.data.make_dataset`` reseeds the global ``random`` and ``numpy.random`` generators (and draws
     only from ``numpy.random``); torch's generators are untouched.
@@ -371,8 +377,10 @@ def _generate_mnist1d() -> dict[str, np.ndarray]:
     from mnist1d.data import get_dataset_args, make_dataset  # imports matplotlib and scipy: only when needed
 
     numpy_state, python_state = np.random.get_state(), random.getstate()
+    args = get_dataset_args()
+    args.num_samples = samples
     try:
-        generated = make_dataset(get_dataset_args())
+        generated = make_dataset(args)
     finally:
         np.random.set_state(numpy_state)
         random.setstate(python_state)

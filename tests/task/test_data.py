@@ -410,3 +410,21 @@ def test_cifar10_files_failing_the_checksum_name_the_folder(tmp_path, offline):
     with pytest.raises(ValueError, match=f"cannot be read from {folder} .*delete the folder and it is downloaded"):
         load("cifar10", root=tmp_path)
     assert not offline
+
+
+def test_the_larger_mnist1d_asks_the_generator_for_20000_examples_and_is_cached_apart(tmp_path, monkeypatch):
+    asked = []
+
+    def generate(samples: int) -> dict[str, np.ndarray]:  # a small stand-in for the 20,000-example generator
+        asked.append(samples)
+        rng = np.random.default_rng(0)
+        return {"x": rng.normal(size=(16, 40)), "y": np.arange(16) % 10,
+                "x_test": rng.normal(size=(4, 40)), "y_test": np.arange(4)}
+
+    monkeypatch.setattr(data, "_generate_mnist1d", generate)
+    d = load("mnist1d_20k", root=tmp_path)
+    assert asked == [20000] and d.name == "mnist1d_20k"
+    assert d.x_train.shape == (16, 1, 40) and d.x_test.shape == (4, 1, 40)
+    assert (tmp_path / "mnist1d_20k" / "mnist1d_20k.npz").is_file() and not (tmp_path / "mnist1d").exists()
+    load("mnist1d_20k", root=tmp_path)
+    assert asked == [20000]  # read from the cache the second time
