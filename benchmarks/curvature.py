@@ -49,7 +49,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 import sgdlab
 from sgdlab import RunConfig, curvature
 from sgdlab.task import models
-from sgdlab.training.loop import train
+from sgdlab.training.loop import train_uncached
 
 K = 5
 TARGET_ERROR = 1e-4
@@ -510,7 +510,7 @@ def tracking_overhead(device: str, epochs: int, repeats: int) -> list[dict[str, 
     products: dict[tuple[str, str], float] = {}
     for _ in range(repeats):
         for key, config in configs.items():
-            ds = train(config, progress=False)
+            ds = train_uncached(config, progress=False)
             times[key].append(float(ds.attrs["wall_time_s"]))
             if "hvp_count" in ds:
                 products[key] = float(ds["hvp_count"].mean())

@@ -1,4 +1,5 @@
-"""When things happen in a run: the steps laid out in time, and the schedule of each probe and trace.
+"""When things happen in a run: the steps laid out in time (:func:`clock_of`), and the schedule of each
+probe and trace (:func:`steps_of`).
 
 Time is counted in epochs of ``epoch_size`` examples; step ``k`` is the state after ``k`` optimizer
 steps (0: initialisation). Probes measure the state at steps ``0..total``; traces see the optimizer
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,3 +114,26 @@ def measurement_steps(measure_every: float, zoom_until: float, zoom_every: float
                               np.arange(0, min(zoom_until, end) + 1e-12, zoom_every), [end]])
     return sorted({clock.step_at(t) for t in targets})
 
+
+def clock_of(config: Any, n_train: int) -> Clock:
+    """The steps of a run (a :class:`~sgdlab.training.config.RunConfig`) on ``n_train`` examples (a
+    full-batch step covers the whole set: one epoch)."""
+    batch = n_train if config.batch_size is None else config.batch_size
+    return layout(config.epochs, config.epoch_size or n_train, batch, config.batch_schedule)
+
+
+def steps_of(config: Any, name: str, clock: Clock, *, probe: bool) -> list[int]:
+    """The steps at which probe (or trace) ``name`` of a run runs, on the run's ``clock``; ``ValueError``
+    if it would never run."""
+    when = config.every.get(name)
+    if when is None:
+        return (measurement_steps(config.measure_every, config.zoom_until, config.zoom_every, clock)
+                if probe else list(range(clock.total_steps)))
+    steps: set[int] = set()
+    for window in (when,) if isinstance(when, Every) else when:
+        fired = window.state_steps(clock) if probe else window.optimizer_steps(clock)
+        if not fired:
+            raise ValueError(f"every[{name!r}]: {window} never fires in this run of {clock.total_steps} steps "
+                             f"({float(clock.epochs[-1]):g} epochs)")
+        steps.update(fired)
+    return sorted(steps)

@@ -20,7 +20,7 @@ from sgdlab import curvature, optim
 from sgdlab.core import checks
 from sgdlab.measure import probes, traces
 from sgdlab.task import data, losses, models
-from sgdlab.training import clock, schedules
+from sgdlab.training import schedules
 from sgdlab.training.clock import Every
 from sgdlab.training.schedules import Schedule
 
@@ -238,28 +238,6 @@ def _check_sizes(config: RunConfig, n_train: int) -> None:
     if config.batch_schedule is not None and not config.batch_schedule.bounds()[1] <= n_train:
         raise ValueError(f"batch_schedule reaches a batch size of {config.batch_schedule.bounds()[1]:g}, "
                          f"more than the training set size ({n_train})")
-
-
-def run_clock(config: RunConfig, n_train: int) -> clock.Clock:
-    """The steps of a run on ``n_train`` examples (a full-batch step covers the whole set: one epoch)."""
-    batch = n_train if config.batch_size is None else config.batch_size
-    return clock.layout(config.epochs, config.epoch_size or n_train, batch, config.batch_schedule)
-
-
-def schedule_of(config: RunConfig, name: str, run_clock: clock.Clock, *, probe: bool) -> list[int]:
-    """The steps at which probe (or trace) ``name`` runs; ``ValueError`` if it would never run."""
-    when = config.every.get(name)
-    if when is None:
-        return (clock.measurement_steps(config.measure_every, config.zoom_until, config.zoom_every, run_clock)
-                if probe else list(range(run_clock.total_steps)))
-    steps: set[int] = set()
-    for window in (when,) if isinstance(when, Every) else when:
-        fired = window.state_steps(run_clock) if probe else window.optimizer_steps(run_clock)
-        if not fired:
-            raise ValueError(f"every[{name!r}]: {window} never fires in this run of {run_clock.total_steps} steps "
-                             f"({float(run_clock.epochs[-1]):g} epochs)")
-        steps.update(fired)
-    return sorted(steps)
 
 
 def resolve_device(device: str) -> str:

@@ -26,7 +26,7 @@ from sgdlab.measure.variables import annotate
 from sgdlab.task import data, losses, models
 from sgdlab.training import config as configuration
 from sgdlab.training import run_cache
-from sgdlab.training.clock import Clock
+from sgdlab.training.clock import Clock, clock_of, steps_of
 from sgdlab.training.config import DTYPES, RunConfig
 
 
@@ -60,7 +60,7 @@ def _fixed_subset(n: int, size: int | None, seed: int, name: str) -> torch.Tenso
 
 
 @dataclass
-class Run:
+class RunState:
     """A run in progress: what the loop needs, and what it has recorded so far."""
 
     config: RunConfig
@@ -89,7 +89,7 @@ class Run:
         return max(self.measured, default=0)
 
 
-def setup(config: RunConfig) -> Run:
+def setup(config: RunConfig) -> RunState:
     """Validate ``config`` against its data and model, and build everything the loop needs."""
     device, dtype = torch.device(configuration.resolve_device(config.device)), DTYPES[config.dtype]
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -98,15 +98,15 @@ def setup(config: RunConfig) -> Run:
     ds_data, model = prepare(config)
     n_train = len(ds_data.y_train)
     configuration.validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))
-    run_clock = configuration.run_clock(config, n_train)
-    probe_steps = {name: set(configuration.schedule_of(config, name, run_clock, probe=True)) for name in config.probes}
+    layout = clock_of(config, n_train)
+    probe_steps = {name: set(steps_of(config, name, layout, probe=True)) for name in config.probes}
     for name in (p for p in config.probes if p in probes.DIRECTION_PROBES):
         if not probe_steps[name] <= probe_steps["eigen"]:
             raise ValueError(f"probe {name!r} uses the eigenvectors of its step: its schedule must be within eigen's")
     trace_steps = {}
     for name in config.traces:
         accumulates = traces.TRACES[name].accumulates
-        trace_steps[name] = set(configuration.schedule_of(config, name, run_clock, probe=accumulates))
+        trace_steps[name] = set(steps_of(config, name, layout, probe=accumulates))
 
     loss_fn = losses.get(config.loss)
     x_train, y_train = ds_data.x_train.to(device, dtype), ds_data.y_train.to(device)
@@ -124,8 +124,8 @@ def setup(config: RunConfig) -> Run:
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                             loss_fn=loss_fn, hessian_batches=ctx.hessian_batches, bn_mode=config.bn_mode,
                             eigen_tol=config.eigen_tol, seed=seeds.stream(config.seed, "lanczos"))
-    return Run(
-        config=config, model=model, optimizer=config.optimizer.build(model, setting), clock=run_clock,
+    return RunState(
+        config=config, model=model, optimizer=config.optimizer.build(model, setting), clock=layout,
         x_train=x_train, y_train=y_train, ctx=ctx, traces=traces.build(config.traces, ctx),
         probe_steps=probe_steps, trace_steps=trace_steps,
         stream=BatchStream(n_train, seeds.generator(config.seed, "batches")),
@@ -134,7 +134,7 @@ def setup(config: RunConfig) -> Run:
     )
 
 
-def lr_at(run: Run, step: int) -> float:
+def lr_at(run: RunState, step: int) -> float:
     """The learning rate of optimizer step ``step``, the one value the step, the probes and the traces read:
     the optimizer's own where it sets it along the run (a tuner, the FDR scheduler), else the schedule's
     value (or the configured one) times the plateau rule's cuts so far."""
@@ -145,12 +145,12 @@ def lr_at(run: Run, step: int) -> float:
     return lr * run.lr_scale
 
 
-def batch_size_at(run: Run, step: int) -> int:
+def batch_size_at(run: RunState, step: int) -> int:
     """The number of examples optimizer step ``step`` sees (the whole set for full batch)."""
     return len(run.y_train) if run.config.full_batch else int(run.clock.batch_sizes[step])
 
 
-def _batches(run: Run, step: int) -> list[curvature.Batch]:
+def _batches(run: RunState, step: int) -> list[curvature.Batch]:
     """The step's examples (the whole set for full batch), augmented, in chunks of the physical batch size."""
     config = run.config
     idx = torch.arange(len(run.y_train)) if config.full_batch else run.stream.next(batch_size_at(run, step))
@@ -165,7 +165,7 @@ def _batches(run: Run, step: int) -> list[curvature.Batch]:
     return out
 
 
-def take_step(run: Run, step: int) -> bool:
+def take_step(run: RunState, step: int) -> bool:
     """Optimizer step ``step`` (state ``step`` → ``step + 1``), handed to the traces due; ``False`` when
     the loss or the parameters became NaN/inf (the run then records a divergence)."""
     model, optimizer, loss_fn = run.model, run.optimizer, run.ctx.loss_fn
@@ -215,7 +215,7 @@ def take_step(run: Run, step: int) -> bool:
     return True
 
 
-def _reached_goal(run: Run, outputs: list, batches: list) -> bool:
+def _reached_goal(run: RunState, outputs: list, batches: list) -> bool:
     """Full batch with a goal: whether the step's own forward pass shows the training accuracy reached it."""
     goal = run.config.stop_at_train_acc
     if goal is None or not run.config.full_batch:
@@ -224,8 +224,8 @@ def _reached_goal(run: Run, outputs: list, batches: list) -> bool:
     return correct / len(run.y_train) >= goal
 
 
-def measure(run: Run, step: int, final: bool = False) -> None:
-    """Run the probes due at state ``step`` (all of them if ``final``) and read the accumulators due."""
+def measure(run: RunState, step: int, final: bool = False) -> None:
+    """RunState the probes due at state ``step`` (all of them if ``final``) and read the accumulators due."""
     ctx = run.ctx
     upcoming = min(step, run.clock.total_steps - 1)  # the step taken from this state (the last one at the end)
     ctx.step, ctx.lr, ctx.batch_size = step, lr_at(run, upcoming), batch_size_at(run, upcoming)
@@ -244,7 +244,7 @@ def measure(run: Run, step: int, final: bool = False) -> None:
         run.stopped_at = step
 
 
-def _watch_plateaus(run: Run, step: int, measurement: Measurement) -> None:
+def _watch_plateaus(run: RunState, step: int, measurement: Measurement) -> None:
     """Apply the run's plateau rules to the variables measured at state ``step``: cut the learning rate
     (``lr_plateau``) or stop (``early_stopping``) once the monitored value has not improved for their
     patience, in epochs since its best value (or since the last cut)."""
@@ -289,7 +289,7 @@ def stack_records(records: dict[int, Measurement], dim: str) -> tuple[dict, dict
     return variables, coords
 
 
-def assemble(run: Run, wall_time_s: float) -> xr.Dataset:
+def assemble(run: RunState, wall_time_s: float) -> xr.Dataset:
     """The run's Dataset: probes on ``step`` (with ``epoch``), per-step traces on ``iteration``."""
     variables, coords = stack_records(run.measured, "step")
     steps = np.asarray(sorted(run.measured))
@@ -332,33 +332,33 @@ def torch_threads(n: int):
         torch.set_num_threads(previous)
 
 
-def train(config: RunConfig, progress: bool = True) -> xr.Dataset:
+def train_uncached(config: RunConfig, progress: bool = True) -> xr.Dataset:
     """Train and measure without touching the cache; see :func:`run`."""
     with torch_threads(config.threads):
-        run_ = setup(config)
+        state = setup(config)
         start = time.perf_counter()
-        due = sorted(set().union(*run_.probe_steps.values(),
-                                 *(s for n, s in run_.trace_steps.items() if run_.traces[n].accumulates)))
+        due = sorted(set().union(*state.probe_steps.values(),
+                                 *(s for n, s in state.trace_steps.items() if state.traces[n].accumulates)))
         label = "GD" if config.full_batch else f"S={config.batch_size}"
-        bar = tqdm(total=run_.clock.total_steps, disable=not progress, leave=False,
+        bar = tqdm(total=state.clock.total_steps, disable=not progress, leave=False,
                    desc=f"{config.model} lr={config.lr:g} {label}")
         step = 0
-        run_.model.train()
+        state.model.train()
         for target in due:
-            while step < target and run_.stopped_at < 0:
-                if not take_step(run_, step):
-                    run_.diverged_at = step
+            while step < target and state.stopped_at < 0:
+                if not take_step(state, step):
+                    state.diverged_at = step
                     break
-                if run_.stopped_at != step:
+                if state.stopped_at != step:
                     step += 1
                     bar.update()
-            if run_.diverged_at >= 0:
+            if state.diverged_at >= 0:
                 break
-            measure(run_, step, final=run_.stopped_at >= 0)
-            if run_.stopped_at >= 0:
+            measure(state, step, final=state.stopped_at >= 0)
+            if state.stopped_at >= 0:
                 break
         bar.close()
-        return assemble(run_, time.perf_counter() - start)
+        return assemble(state, time.perf_counter() - start)
 
 
 def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) -> xr.Dataset:
@@ -372,12 +372,12 @@ def run(config: RunConfig, *, cache: bool | Path = True, progress: bool = True) 
     """
     config = dataclasses.replace(config, device=configuration.resolve_device(config.device))
     if not cache:
-        return train(config, progress)
+        return train_uncached(config, progress)
     path = run_cache.run_path(config, None if cache is True else Path(cache))
     if (cached := run_cache.load_cached(path)) is not None:
         return cached
     run_cache.check_writable(path.parent)
-    ds = train(config, progress)
+    ds = train_uncached(config, progress)
     run_cache.save(ds, path)
     return ds
 

@@ -48,7 +48,7 @@ def test_cached_run_is_reused_and_failed_runs_leave_the_cache_intact(tmp_path, m
     def no_training(*args, **kwargs):
         raise RuntimeError("training should not run for a cached config")
 
-    monkeypatch.setattr(train, "train", no_training)
+    monkeypatch.setattr(train, "train_uncached", no_training)
     xr.testing.assert_identical(run(TINY, cache=tmp_path, progress=False), ds)
     with pytest.raises(RuntimeError):
         run(dataclasses.replace(TINY, seed=1), cache=tmp_path, progress=False)

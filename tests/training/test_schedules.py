@@ -11,6 +11,7 @@ import xarray as xr
 from sgdlab.training import config as configuration
 from sgdlab.training import loop as train
 from sgdlab.training import schedules
+from sgdlab.training.clock import clock_of
 from sgdlab.training.config import RunConfig
 from sgdlab.training.loop import run
 from sgdlab.training.schedules import Alternating, Constant, Step, Triangular
@@ -87,7 +88,7 @@ def test_learning_rate_schedule_is_applied_per_step():
 
 def test_batch_schedule_sets_each_step_and_counts_examples():
     config = dataclasses.replace(TINY, epochs=4, batch_schedule=Triangular(16, 64, 1.0))
-    clock = configuration.run_clock(config, n_train=256)
+    clock = clock_of(config, n_train=256)
     assert clock.batch_sizes[0] == 16 and 56 <= clock.batch_sizes.max() <= 64  # steps straddle the turn
     np.testing.assert_allclose(np.diff(clock.epochs), 1 / np.ceil(256 / clock.batch_sizes))
     expected = [schedules.batch_size_at(config.batch_schedule, e) for e in clock.epochs[:-1]]
