@@ -40,8 +40,10 @@ class Langevin:
     def build(self, model: nn.Module, setting: Setting) -> torch.optim.Optimizer:
         if setting.momentum != 0:
             raise ValueError(f"the langevin optimizer has no momentum: set momentum=0, got {setting.momentum!r}")
+        # the noise stream derives from the run's Lanczos stream, as it always has: runs keep their numbers
+        noise_seed = seeds.stream(setting.lanczos_seed, "langevin")
         return LangevinDynamics(model.parameters(), lr=setting.lr, temperature=self.temperature,
-                                weight_decay=setting.weight_decay, seed=seeds.stream(setting.seed, "langevin"))
+                                weight_decay=setting.weight_decay, seed=noise_seed)
 
 
 class LangevinDynamics(torch.optim.Optimizer):

@@ -48,7 +48,7 @@ class Nudged:
 
     def build(self, model: nn.Module, setting: Setting) -> torch.optim.Optimizer:
         basis = top_eigenvectors(model, setting.hessian_batches, self.k, tol=setting.eigen_tol,
-                                 bn_mode=setting.bn_mode, seed=setting.seed, loss_fn=setting.loss_fn)
+                                 bn_mode=setting.bn_mode, seed=setting.lanczos_seed, loss_fn=setting.loss_fn)
         return NudgedSGD(model.parameters(), lr=setting.lr, gamma=self.gamma, momentum=setting.momentum,
                          weight_decay=setting.weight_decay, basis=basis, refresh_every=self.refresh)
 

@@ -123,7 +123,7 @@ def setup(config: RunConfig) -> RunState:
     ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                             loss_fn=loss_fn, hessian_batches=ctx.hessian_batches, bn_mode=config.bn_mode,
-                            eigen_tol=config.eigen_tol, seed=seeds.stream(config.seed, "lanczos"))
+                            eigen_tol=config.eigen_tol, lanczos_seed=seeds.stream(config.seed, "lanczos"))
     return RunState(
         config=config, model=model, optimizer=config.optimizer.build(model, setting), clock=layout,
         x_train=x_train, y_train=y_train, ctx=ctx, traces=traces.build(config.traces, ctx),

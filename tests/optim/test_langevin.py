@@ -17,7 +17,7 @@ from sgdlab.training.config import RunConfig
 
 def setting(momentum: float = 0.0, weight_decay: float = 0.0) -> optim.Setting:
     return optim.Setting(lr=0.1, momentum=momentum, weight_decay=weight_decay, loss_fn=losses.cross_entropy,
-                         hessian_batches=[], seed=7)
+                         hessian_batches=[], lanczos_seed=7)
 
 
 def steps(model: nn.Module, opt: torch.optim.Optimizer, gradient: torch.Tensor, n: int) -> torch.Tensor:
