@@ -1,0 +1,96 @@
+"""The statistics of *Three Factors Influencing Minima in SGD* (Jastrzębski, Kenton, Arpit, Ballas, Fischer,
+Bengio & Storkey, 2017, arXiv:1711.04623), as pure functions of measured numbers.
+
+- The shape of the loss on the line θ(α) = (1 − α)·θ₁ + α·θ₂ through two endpoints
+  (:func:`line_asymmetry`): how much wider one end is than the other.
+- Where the invariance of the family η = η₀β, S = S₀β breaks (:func:`breakdown`): the smallest β > 1 whose
+  accuracy fell below β = 1's by more than a test set of that size resolves (:func:`difference_tolerance`).
+- Whether a cyclic schedule alternates between sharper and wider regions (:func:`alternation_contrasts`)
+  and how far a high-noise stage carries λ₁ towards a constant high-noise run (:func:`mixing_fraction`).
+- Which runs to compare at a matched level of memorisation (:func:`matched_runs`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+
+def line_asymmetry(loss: xr.DataArray, dim: str = "alpha") -> xr.DataArray:
+    """|log(r₂ / r₁)| of a line's loss, along the other dims: r₁ = L(−1) − L(0) is the loss the line gains one
+    segment length beyond θ₁ (α = 0), r₂ = L(2) − L(1) the same beyond θ₂ (α = 1). Zero when both endpoints are
+    equally wide along the line, log 4 ≈ 1.39 when one end rises four times more. NaN where a rise is not
+    positive (an endpoint that is no minimum along the line has no width to compare).
+
+    loss: the loss at α ∈ {−1, 0, 1, 2} (and any others) along ``dim``.
+    """
+    missing = [a for a in (-1.0, 0.0, 1.0, 2.0) if not np.isclose(loss[dim].values, a).any()]
+    if missing:
+        raise ValueError(f"loss must hold alpha = -1, 0, 1 and 2 along {dim!r}; missing {missing}")
+    at = {a: loss.sel({dim: a}, method="nearest").drop_vars(dim) for a in (-1.0, 0.0, 1.0, 2.0)}
+    first, second = at[-1.0] - at[0.0], at[2.0] - at[1.0]
+    ratio = (second / first).where((first > 0) & (second > 0))
+    return np.abs(np.log(ratio))
+
+
+def difference_tolerance(accuracy: float, n: int) -> float:
+    """Two binomial standard errors of a difference of two accuracies near ``accuracy``, each on ``n``
+    examples: 2·√(2p(1 − p)/n). A drop smaller than this is within what the test set resolves."""
+    if not 0.0 <= accuracy <= 1.0 or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"accuracy must be in [0, 1] and n a positive count, got {accuracy!r} and {n!r}")
+    return 2.0 * math.sqrt(2.0 * accuracy * (1.0 - accuracy) / n)
+
+
+def breakdown(betas: Sequence[float], accuracy: Sequence[float], n: int, reference: float = 1.0) -> tuple[float, float]:
+    """The breakdown point of a family η = η₀β, S = S₀β and its tolerance: the smallest β > ``reference``
+    whose accuracy is below the reference's by more than :func:`difference_tolerance` of the reference's
+    accuracy on ``n`` test examples (``inf`` when none is), and that tolerance.
+
+    betas, accuracy: one accuracy per β (same length), ``reference`` among the β.
+    """
+    b, acc = np.asarray(betas, dtype=float), np.asarray(accuracy, dtype=float)
+    if b.ndim != 1 or b.shape != acc.shape or not np.isclose(b, reference).any():
+        raise ValueError(f"betas and accuracy must be two lists of one length with the reference β = {reference:g}; "
+                         f"got betas {b.tolist()} and {acc.size} accuracies")
+    p = float(acc[np.isclose(b, reference)][0])
+    tolerance = difference_tolerance(p, n)
+    fallen = b[(b > reference) & (acc < p - tolerance)]
+    return (float(fallen.min()) if fallen.size else math.inf), tolerance
+
+
+def alternation_contrasts(stage_ends: Sequence[float], cycles: int) -> list[float]:
+    """How much lower log λ₁ is at the end of each high-noise stage after the first cycle than on either side
+    of it: ½(e_{k−1} + e_{k+1}) − e_k for k = 2, 4, …, 2·cycles − 2 (the mean of the two neighbouring
+    low-noise stage ends cancels a steady trend). Positive everywhere: the schedule alternates between
+    wider regions (high noise) and sharper ones (low noise).
+
+    stage_ends: log λ₁ at the end of stages 0, 1, …, 2·cycles − 1 (a high-noise stage first, then a
+    low-noise one, each cycle), shape ``(2·cycles,)``.
+    """
+    ends = np.asarray(stage_ends, dtype=float)
+    if not isinstance(cycles, (int, np.integer)) or cycles < 2 or ends.shape != (2 * cycles,):
+        raise ValueError(f"stage_ends must hold one value per stage of at least 2 cycles (2·cycles values); "
+                         f"got cycles={cycles!r} and shape {ends.shape}")
+    return [float((ends[k - 1] + ends[k + 1]) / 2 - ends[k]) for k in range(2, 2 * cycles - 1, 2)]
+
+
+def mixing_fraction(start: float, end: float, reference: float) -> float:
+    """The share of its way to a reference that a high-noise stage travels: (s − e)/(s − r), with s and e
+    log λ₁ at the stage's start and end and r that of a run held at the high noise throughout, at the
+    stage's end. 1: the stage reaches the sharpness of constant high noise (it mixed); 0: it did not move
+    towards it; NaN where the start already equals the reference."""
+    gap = start - reference
+    return float((start - end) / gap) if gap != 0 else math.nan
+
+
+def matched_runs(values: xr.DataArray, min_runs: int, dim: str = "run") -> xr.DataArray | None:
+    """``values`` along ``dim`` (e.g. the clean accuracy of each run when it first reached a memorisation
+    level, NaN where it never did) without the runs that hold NaN, or None when fewer than ``min_runs``
+    remain: a rank correlation over fewer runs is not read."""
+    if not isinstance(min_runs, (int, np.integer)) or min_runs < 2:
+        raise ValueError(f"min_runs must be an integer of at least 2 (a ranking needs two runs), got {min_runs!r}")
+    kept = values.where(values.notnull(), drop=True)
+    return kept if kept.sizes.get(dim, 0) >= min_runs else None
