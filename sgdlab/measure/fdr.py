@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 from sgdlab import curvature
-from sgdlab.measure import probes, traces
+from sgdlab.curvature import vectors
+from sgdlab.measure import probes
 from sgdlab.measure.probes import Measurement, ProbeContext
 from sgdlab.measure.traces import StepInfo, Trace, trace
 from sgdlab.measure.variables import Variable
@@ -23,7 +24,7 @@ def velocity_of(info: StepInfo) -> Tensor | None:
     if not info.optimizer.param_groups[0]["momentum"]:
         return None
     params = [p for p in info.model.parameters() if p.requires_grad]
-    return traces.flat([info.optimizer.state[p]["momentum_buffer"] for p in params])
+    return vectors.flat([info.optimizer.state[p]["momentum_buffer"] for p in params])
 
 
 @trace("fdr",
@@ -85,7 +86,7 @@ def fdr2(ctx: ProbeContext) -> Measurement:
     """Both sides of FDR2 at the current state, and the Hessian's Rayleigh quotient along the mini-batch
     gradients (the direct counterpart of :func:`hessian_magnitude`). Time averages are the reader's."""
     cfg, wd = ctx.config, ctx.config.weight_decay
-    theta = directions.flat_parameters(ctx.model)
+    theta = vectors.parameter_vector(ctx.model)
     with curvature.curvature_mode(ctx.model, cfg.bn_mode):
         full = directions.gradient_of(directions.loss_of(ctx.model, curvature.as_batches(*ctx.train,
                                                                                      cfg.eval_batch_size),

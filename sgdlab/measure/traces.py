@@ -23,14 +23,10 @@ import torch
 from torch import Tensor, nn
 
 from sgdlab.curvature import Batch
+from sgdlab.curvature.vectors import flat
 from sgdlab.measure.probes import Measurement, ProbeContext
 from sgdlab.measure.settings import RunSettings
 from sgdlab.measure.variables import Variable, declare
-
-
-def flat(tensors: list[Tensor]) -> Tensor:
-    """Tensors concatenated into one detached flat vector."""
-    return torch.cat([t.detach().reshape(-1) for t in tensors])
 
 
 @dataclass

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from sgdlab.core import checks
+from sgdlab.curvature.vectors import flat
 from sgdlab.optim.base import OPTIMIZERS, Setting
 from sgdlab.theory.fluctuation_dissipation import fdr1_distance, half_window_ratio, observables
 
@@ -76,9 +77,6 @@ class FDRSGD(torch.optim.SGD):
     def params(self) -> list[Tensor]:
         return [p for group in self.param_groups for p in group["params"] if p.grad is not None]
 
-    def _flat(self, tensors: Iterable[Tensor]) -> Tensor:
-        return torch.cat([t.detach().reshape(-1) for t in tensors])
-
     def _maybe_cut(self) -> None:
         """Cut η when ``t_adaptive`` more steps have been recorded and FDR1 holds within X on their last half."""
         if not self.o_l or len(self.o_l) % self.t_adaptive:
@@ -99,9 +97,9 @@ class FDRSGD(torch.optim.SGD):
         self._maybe_cut()
         group = self.param_groups[0]
         params = self.params
-        theta, gradient = self._flat(params), self._flat(p.grad for p in params)
+        theta, gradient = flat(params), flat(p.grad for p in params)
         super().step()
-        velocity = self._flat(self.state[p]["momentum_buffer"] for p in params) if group["momentum"] else None
+        velocity = flat(self.state[p]["momentum_buffer"] for p in params) if group["momentum"] else None
         o_l, o_r = observables(theta, gradient, group["lr"], weight_decay=group["weight_decay"], velocity=velocity,
                                    momentum=group["momentum"], dampening=group["dampening"])
         self.o_l.append(o_l)

@@ -29,11 +29,6 @@ OFFSETS = tuple(sorted({s * a for a in (0, 0.25, 0.5, 1, 2, 4, 8, 16) for s in (
 """Cross-section offsets in units of the mean step length along the direction, as in the paper."""
 
 
-def flat_parameters(model: nn.Module) -> Tensor:
-    """The trainable parameters as one detached flat vector, in ``model.parameters()`` order."""
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters() if p.requires_grad])
-
-
 def loss_of(model: nn.Module, batches: Sequence[Batch], loss_fn: LossFn = F.cross_entropy) -> Loss:
     """The mean ``loss_fn`` over ``batches`` (each weighted by its size) as a differentiable function
     of the flat parameter vector. The model's own parameters are not changed; its mode is used as is."""

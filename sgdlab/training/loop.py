@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from sgdlab import curvature, optim
 from sgdlab.core import seeds
+from sgdlab.curvature import vectors
 from sgdlab.measure import probes, traces
 from sgdlab.measure.probes import Measurement, ProbeContext
 from sgdlab.measure.variables import annotate
@@ -120,7 +121,7 @@ def setup(config: RunConfig) -> RunState:
         corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
         test_set=(ds_data.test_set[0].to(device, dtype), ds_data.test_set[1].to(device)),
     )
-    ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
+    ctx.state["initial_parameters"] = vectors.flat(list(model.parameters()))
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                             loss_fn=loss_fn, hessian_batches=ctx.hessian_batches, bn_mode=config.bn_mode,
                             eigen_tol=config.eigen_tol, lanczos_seed=seeds.stream(config.seed, "lanczos"))
@@ -177,7 +178,7 @@ def take_step(run: RunState, step: int) -> bool:
     due = [name for name, steps in run.trace_steps.items()
            if step in steps or run.traces[name].accumulates]
     params = [p for p in model.parameters() if p.requires_grad]
-    theta = traces.flat(params) if due else None
+    theta = vectors.flat(params) if due else None
 
     def forward(batch: curvature.Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(batch[0])

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sgdlab.curvature import vectors
 from sgdlab.optim import NudgedSGD, top_eigenvectors
 from sgdlab.theory import directions
 from tests.conftest import tiny_mlp
@@ -104,9 +105,8 @@ def test_top_eigenvectors_span_the_dense_hessians_top_subspace():
     model = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double()
     data = [(x.double(), y) for x, y in batches()]
     V = top_eigenvectors(model, data, k=3, tol=1e-8)(None)
-    H = torch.func.hessian(directions.loss_of(model, data))(directions.flat_parameters(model))
-    vectors = torch.linalg.eigh(H).eigenvectors
-    top = vectors[:, -3:]
+    H = torch.func.hessian(directions.loss_of(model, data))(vectors.parameter_vector(model))
+    top = torch.linalg.eigh(H).eigenvectors[:, -3:]
     torch.testing.assert_close(top.T @ V @ V.T @ top, torch.eye(3, dtype=torch.float64), atol=1e-6, rtol=0)
 
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sgdlab.curvature import vectors
 from sgdlab.theory import directions as D
 
 LAMBDAS = torch.tensor([5.0, 2.0, 0.5, 0.1], dtype=torch.float64)
@@ -95,7 +96,7 @@ def test_loss_of_is_the_size_weighted_mean_loss_and_differentiates_like_the_mode
     model, batches = tiny_mlp_and_data()
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     loss = D.loss_of(model, batches)
-    theta = D.flat_parameters(model)
+    theta = vectors.parameter_vector(model)
     expected = F.cross_entropy(model(x), y)
     torch.testing.assert_close(loss(theta), expected)
     grads = torch.autograd.grad(expected, list(model.parameters()))
@@ -104,10 +105,10 @@ def test_loss_of_is_the_size_weighted_mean_loss_and_differentiates_like_the_mode
 
 def test_cross_section_curvature_along_the_top_eigenvector_is_lambda_1():
     model, batches = tiny_mlp_and_data()
-    loss, theta = D.loss_of(model, batches), D.flat_parameters(model)
-    values, vectors = torch.linalg.eigh(torch.func.hessian(loss)(theta))
+    loss, theta = D.loss_of(model, batches), vectors.parameter_vector(model)
+    values, eigenvectors = torch.linalg.eigh(torch.func.hessian(loss)(theta))
     unit = 1e-3
-    section = D.cross_section(loss, theta, vectors[:, -1:], torch.tensor([unit], dtype=torch.float64),
+    section = D.cross_section(loss, theta, eigenvectors[:, -1:], torch.tensor([unit], dtype=torch.float64),
                               offsets=(-1.0, 0.0, 1.0))[0]
     second_difference = (section[0] - 2 * section[1] + section[2]) / unit**2
     assert second_difference.item() == pytest.approx(values[-1].item(), rel=1e-4)

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from sgdlab import optim
-from sgdlab.curvature import as_batches
-from sgdlab.measure import fdr, traces
+from sgdlab.curvature import as_batches, vectors
+from sgdlab.measure import fdr
 from sgdlab.measure.probes import ProbeContext
 from sgdlab.task import losses
 from sgdlab.theory import directions, fluctuation_dissipation
@@ -36,12 +36,12 @@ def test_norm_change_holds_for_every_step_of_torch_sgd_with_momentum_and_weight_
     opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.7, weight_decay=0.05)
     for _ in range(20):
         x, y = torch.randn(16, 4, dtype=F64), torch.randint(0, 3, (16,))
-        theta = directions.flat_parameters(model)
+        theta = vectors.parameter_vector(model)
         opt.zero_grad()
         losses.cross_entropy(model(x), y).backward()
         opt.step()
-        velocity = traces.flat([opt.state[p]["momentum_buffer"] for p in model.parameters()])
-        after = directions.flat_parameters(model)
+        velocity = vectors.flat([opt.state[p]["momentum_buffer"] for p in model.parameters()])
+        after = vectors.parameter_vector(model)
         assert float(fluctuation_dissipation.norm_change(theta, velocity, 0.3)) == pytest.approx(
             float(after @ after - theta @ theta), rel=1e-9, abs=1e-12)
 
@@ -158,7 +158,7 @@ def test_the_fdr2_probe_matches_a_dense_hessian_on_a_linear_model():
     ctx = ProbeContext(model=model, config=config, loss_fn=losses.mse, train=(x, y), test=(x, y),
                        hessian_batches=as_batches(x, y, 40), lr=0.05, batch_size=8)
     out = fdr.fdr2(ctx)
-    theta = directions.flat_parameters(model)
+    theta = vectors.parameter_vector(model)
     loss = directions.loss_of(model, [(x, y)], losses.mse)
 
     def f(t):  # f = L + (λ/2)‖θ‖², λ = 0.1
