@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from sgdlab import curvature
 from sgdlab.core import seeds
 from sgdlab.curvature import Batch, LossFn
+from sgdlab.curvature.vectors import parameter_vector
 from sgdlab.measure.settings import RunSettings
 from sgdlab.measure.variables import Variable, declare
 from sgdlab.theory import directions
@@ -205,7 +206,7 @@ def minibatch_gradients(ctx: ProbeContext) -> Tensor:
     cfg = ctx.config
     x, y = ctx.train
     generator = seeds.generator(cfg.seed, "probe_batches", ctx.step)
-    theta = directions.flat_parameters(ctx.model)
+    theta = parameter_vector(ctx.model)
     size = min(ctx.batch_size, len(y))
     grads = []
     with curvature.curvature_mode(ctx.model, cfg.bn_mode):
@@ -234,7 +235,7 @@ def step_decomposition(ctx: ProbeContext) -> Measurement:
     generator = seeds.generator(ctx.config.seed, "random_direction", ctx.step)
     control = directions.random_direction(vectors.shape[0], generator, vectors.dtype, vectors.device)
     with curvature.curvature_mode(ctx.model, ctx.config.bn_mode):
-        change = directions.step_decomposition(_hessian_loss(ctx), directions.flat_parameters(ctx.model), grads,
+        change = directions.step_decomposition(_hessian_loss(ctx), parameter_vector(ctx.model), grads,
                                                torch.cat([vectors, control], dim=1), ctx.lr)
     change = change.double().cpu().numpy()
     return {"scale": (("scale",), np.asarray(directions.SCALES)),
@@ -260,7 +261,7 @@ def cross_sections(ctx: ProbeContext) -> Measurement:
     grads = minibatch_gradients(ctx)
     chosen_sections = [i for i in SECTIONS if i <= vectors.shape[1]]
     chosen = directions.orient(grads, vectors[:, [i - 1 for i in chosen_sections]])
-    theta, lr = directions.flat_parameters(ctx.model), ctx.lr
+    theta, lr = parameter_vector(ctx.model), ctx.lr
     units = directions.step_lengths(grads, chosen, lr)
     with curvature.curvature_mode(ctx.model, ctx.config.bn_mode):
         loss = _hessian_loss(ctx)
@@ -293,5 +294,5 @@ def alignment(ctx: ProbeContext) -> Measurement:
                                    "parameter"))
 def distance_from_init(ctx: ProbeContext) -> Measurement:
     """‖θ − θ₀‖, the Euclidean distance of the parameters from initialisation."""
-    theta = directions.flat_parameters(ctx.model)
+    theta = parameter_vector(ctx.model)
     return {"distance_from_init": ((), float((theta - ctx.state["initial_parameters"]).norm()))}

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader
 
 from sgdlab import curvature
 from sgdlab.core import checks
-from sgdlab.measure import probes, traces
+from sgdlab.curvature import vectors
+from sgdlab.measure import probes
 from sgdlab.measure.probes import Measurement
 from sgdlab.measure.variables import annotate
 from sgdlab.task import losses
@@ -107,5 +108,5 @@ def probes_context(model: nn.Module, config: RunConfig, data: tuple[Tensor, Tens
                               test=test if test is not None else data,
                               hessian_batches=curvature.as_batches(*data, config.hessian_batch_size),
                               corrupted=torch.zeros(len(data[1]), dtype=torch.bool, device=data[1].device))
-    ctx.state["initial_parameters"] = traces.flat(list(model.parameters()))
+    ctx.state["initial_parameters"] = vectors.flat(list(model.parameters()))
     return ctx
