@@ -367,7 +367,7 @@ border: 1px solid; }}
 .badge.known {{ color: #713f12; background: #fef3c7; border-color: #d97706; }}
 .badge.fail {{ color: #7f1d1d; background: #fee2e2; border-color: #dc2626; }}
 .reason {{ font-size: .85em; color: #555; margin-top: .2rem; }}
-p.failed {{ color: #b00; }} p.note {{ background: #fef3c7; padding: .5rem; }}
+p code {{ white-space: nowrap; }} p.failed {{ color: #b00; }} p.note {{ background: #fef3c7; padding: .5rem; }}
 figure {{ margin: 1rem 0; }} figure img {{ max-width: 100%; }}
 figcaption {{ font-size: .95em; }} figcaption .source {{ color: #555; font-size: .9em; }}
 </style></head>
