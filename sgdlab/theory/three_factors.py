@@ -86,11 +86,14 @@ def mixing_fraction(start: float, end: float, reference: float) -> float:
     return float((start - end) / gap) if gap != 0 else math.nan
 
 
-def matched_runs(values: xr.DataArray, min_runs: int, dim: str = "run") -> xr.DataArray | None:
-    """``values`` along ``dim`` (e.g. the clean accuracy of each run when it first reached a memorisation
-    level, NaN where it never did) without the runs that hold NaN, or None when fewer than ``min_runs``
-    remain: a rank correlation over fewer runs is not read."""
-    if not isinstance(min_runs, (int, np.integer)) or min_runs < 2:
-        raise ValueError(f"min_runs must be an integer of at least 2 (a ranking needs two runs), got {min_runs!r}")
-    kept = values.where(values.notnull(), drop=True)
-    return kept if kept.sizes.get(dim, 0) >= min_runs else None
+def matched_runs(ratio: Sequence[float], values: Sequence[float],
+                 min_runs: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The runs to rank at one memorisation level: the pairs (η/S, value) whose value is finite (e.g. the clean
+    accuracy of a run when it first reached the level, NaN where it never did), or None when fewer than
+    ``min_runs`` remain: a rank correlation over fewer runs is not read."""
+    x, y = np.asarray(ratio, dtype=float).ravel(), np.asarray(values, dtype=float).ravel()
+    if not isinstance(min_runs, (int, np.integer)) or min_runs < 2 or x.shape != y.shape:
+        raise ValueError(f"min_runs must be an integer of at least 2 (a ranking needs two runs) and ratio and values "
+                         f"of one length; got {min_runs!r}, {x.size} ratios and {y.size} values")
+    keep = np.isfinite(y)
+    return (x[keep], y[keep]) if keep.sum() >= min_runs else None

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import stats
 
 from sgdlab.theory import three_factors as tf
 
@@ -75,9 +76,18 @@ def test_mixing_fraction_is_the_share_of_the_way_to_the_reference():
 
 
 def test_matched_runs_keeps_the_runs_that_reached_the_level():
-    values = xr.DataArray([0.5, np.nan, 0.6, 0.7], dims="run", coords={"run": list("abcd")})
-    assert tf.matched_runs(values, 3).run.values.tolist() == ["a", "c", "d"]
-    assert tf.matched_runs(values, 4) is None
+    ratio, clean = [1e-3, 2e-3, 4e-3, 8e-3], [0.5, np.nan, 0.6, 0.7]
+    x, y = tf.matched_runs(ratio, clean, 3)
+    assert x.tolist() == [1e-3, 4e-3, 8e-3] and y.tolist() == [0.5, 0.6, 0.7]
+    assert tf.matched_runs(ratio, clean, 4) is None
+
+
+def test_matched_memorisation_claim_fails_where_a_higher_ratio_generalises_worse():
+    """B5 (ρ ≥ +0.5 among the runs that reach a level): supported by rising accuracy, contradicted by falling."""
+    ratio = [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2]
+    rising, falling = [0.50, 0.52, np.nan, 0.55, 0.58, 0.60], [0.60, 0.58, 0.55, np.nan, 0.52, 0.50]
+    assert stats.spearmanr(*tf.matched_runs(ratio, rising, 5)).statistic >= 0.5
+    assert stats.spearmanr(*tf.matched_runs(ratio, falling, 5)).statistic < 0.5
 
 
 def test_bad_input():
@@ -90,4 +100,4 @@ def test_bad_input():
     with pytest.raises(ValueError, match="one value per stage"):
         tf.alternation_contrasts([1.0, 2.0, 3.0], 2)
     with pytest.raises(ValueError, match="min_runs"):
-        tf.matched_runs(xr.DataArray([1.0], dims="run"), 1)
+        tf.matched_runs([1.0], [0.5], 1)
