@@ -28,13 +28,14 @@ def valley_width(losses: np.ndarray, offsets: Sequence[float], threshold: float)
 
     losses: ``(..., n)`` the loss at ``offsets`` (``n`` values, one of them 0, some on each side) along a
     direction; threshold: ``t > 1``. Returns ``(...)``, in the offsets' units (steps); ``inf`` where a side
-    never reaches ``t · L(0)`` within the offsets sampled (the valley is wider than the cross-section).
+    never reaches ``t · L(0)`` within the offsets sampled (the valley is wider than the cross-section), NaN
+    where ``L(0)`` is NaN (a time at which the section was not measured).
     """
     losses, offsets = np.asarray(losses, dtype=float), np.asarray(offsets, dtype=float)
     _check(losses, offsets, threshold)
     reached = losses >= threshold * losses[..., offsets == 0]
     sides = [np.where(reached & side, np.abs(offsets), np.inf).min(axis=-1) for side in (offsets > 0, offsets < 0)]
-    return np.maximum(*sides)
+    return np.where(np.isnan(losses[..., offsets == 0][..., 0]), np.nan, np.maximum(*sides))
 
 
 def widths(section: xr.DataArray, thresholds: Sequence[float] = THRESHOLDS, dim: str = "offset") -> xr.DataArray:
@@ -47,7 +48,10 @@ def widths(section: xr.DataArray, thresholds: Sequence[float] = THRESHOLDS, dim:
 
 def reaches_far_wall(mean_width: float, standard_error: float, z: float = 2.0) -> bool:
     """Whether a valley's mean width at ``t → 1`` (in steps, with its standard error) lies below
-    :data:`FAR_WALL_STEPS` by a margin of ``z`` standard errors: the step then passes the valley's floor."""
+    :data:`FAR_WALL_STEPS` by a margin of ``z`` standard errors: the step then passes the valley's floor.
+    An infinite mean (a valley wider than the section sampled) never does, whatever its error."""
+    if mean_width == np.inf:
+        return False
     if not standard_error >= 0 or not z >= 0:
         raise ValueError(f"standard_error and z must be non-negative, got {standard_error!r} and {z!r}")
     return bool(mean_width + z * standard_error <= FAR_WALL_STEPS)
@@ -61,5 +65,5 @@ def _check(losses: np.ndarray, offsets: np.ndarray, threshold: float) -> None:
                          f"got shape {losses.shape}")
     if not threshold > 1:
         raise ValueError(f"threshold must be a loss ratio above 1, got {threshold!r}")
-    if not (losses[..., offsets == 0] > 0).all():
+    if (losses[..., offsets == 0] <= 0).any():
         raise ValueError("losses at offset 0 must be positive: a wall is placed at a multiple of them")

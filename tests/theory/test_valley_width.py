@@ -46,7 +46,12 @@ def test_the_far_wall_needs_the_margin_of_the_standard_error():
 def test_a_side_that_never_reaches_the_threshold_makes_the_valley_wider_than_the_section():
     flat_beyond = np.where(np.asarray(OFFSETS) > 0, 1.0, 1.0 + np.abs(OFFSETS))
     assert V.valley_width(flat_beyond, OFFSETS, 1.01) == np.inf
-    assert not V.reaches_far_wall(float(np.mean([2.0, np.inf])), 0.0)
+    assert not V.reaches_far_wall(float(np.mean([2.0, np.inf])), float("nan"))  # the error of an infinite mean
+
+
+def test_a_section_not_measured_has_no_width():
+    unmeasured = np.full(len(OFFSETS), np.nan)
+    assert np.isnan(V.valley_width(np.stack([unmeasured, parabola(0.6)]), OFFSETS, 1.01)[0])
 
 
 def test_widths_of_a_measured_section_gain_a_threshold_dim_and_keep_the_others():
