@@ -64,3 +64,9 @@ def full_batch(base: Any, lr: float, steps: int, eigen_every: int) -> Any:
     return dataclasses.replace(base, lr=lr, batch_size=None, epochs=steps, traces=("loss",),
                                probes=("losses", "eigen"),
                                every={"eigen": Every(steps=eigen_every), "losses": Every(steps=eigen_every)})
+
+
+def loss_only(config: Any) -> Any:
+    """A full-batch ``config`` that records the training loss every step and nothing else (no eigenvalues):
+    a run whose final loss is all that is read of it."""
+    return dataclasses.replace(config, probes=("losses",), every={"losses": Every(steps=max(1, round(config.epochs)))})

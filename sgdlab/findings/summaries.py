@@ -137,3 +137,22 @@ def at_first_crossing(values: xr.DataArray, by: xr.DataArray, threshold: float, 
         out[row] = vs[i - 1] + weight * (vs[i] - vs[i - 1])
     shape = [by.sizes[d] for d in other]
     return xr.DataArray(out.reshape(shape), coords={d: by[d] for d in other if d in by.coords}, dims=other)
+
+
+def mean_with_error(values: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray]:
+    """The mean over ``dim`` and its standard error s/√n (s the sample standard deviation, n the count of
+    values that are not NaN, at least 2), per entry of the other dims: e.g. a paired difference between
+    two methods over seeds."""
+    n = values.notnull().sum(dim)
+    if int(n.min()) < 2:
+        raise ValueError(f"mean_with_error needs at least 2 values along {dim!r} per entry, got {int(n.min())}")
+    return values.mean(dim), values.std(dim, ddof=1) / np.sqrt(n)
+
+
+def clearly_positive(values: xr.DataArray, dim: str = "seed", z: float = 2.0) -> xr.DataArray:
+    """Whether the mean over ``dim`` exceeds ``z`` standard errors (:func:`mean_with_error`): a difference
+    that the spread over seeds does not explain (z = 2: about 95% one-sided for a normal mean)."""
+    if not z >= 0:
+        raise ValueError(f"z must be a non-negative number of standard errors, got {z!r}")
+    mean, error = mean_with_error(values, dim)
+    return mean > z * error

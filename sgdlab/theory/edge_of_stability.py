@@ -137,3 +137,92 @@ def edge_learning_rates(sharpness: float, ratios: Sequence[float], digits: int =
     for r in ratios:
         checks.number("ratios[]", r, positive=True)
     return [float(f"{2 / (r * sharpness):.{digits}g}") for r in ratios]
+
+
+# --- A tuner's step size against the sharpness (Roulet et al., NeurIPS 2024, arXiv:2407.06183)
+
+
+def cycle_pairs(steps: ArrayLike, values: ArrayLike, step_lr: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A quantity measured at both states t, t + 1 of pairs of consecutive states, read per step of a
+    period-two cycle of the step size (greedy CDAT's η_t alternates short, long): each pair ordered by the
+    step taken from its state, so that λ₁(s)·η_s gives η_tλ₁ at the short and at the long step.
+
+    steps, values: the measured states and the value there (NaN: not measured); step_lr: η_s of every step s
+    (the step taken from state s). Returns ``(states, values, lr)``: the first state t of each pair whose
+    two states were measured (P,), the values (P, 2) and η_s (P, 2), each pair's columns ordered (shorter
+    step, longer step).
+
+    >>> states, lam, lr = cycle_pairs([0, 1, 4, 5], [10.0, 10.0, 12.0, 10.0], [0.3, 0.1] * 3)
+    >>> states.tolist(), (lam * lr).round(6).tolist()
+    ([0, 4], [[1.0, 3.0], [1.0, 3.6]])
+    """
+    steps, measured = _measured(steps, values)
+    step_lr = np.asarray(step_lr, dtype=float)
+    if step_lr.ndim != 1 or np.any(steps < 0) or np.any(steps >= len(step_lr)) or np.any(steps != np.round(steps)):
+        raise ValueError(f"steps must be states 0..{len(step_lr) - 1} of step_lr (one η per step), got "
+                         f"{steps.tolist()!r}")
+    at = dict(zip(steps.astype(int).tolist(), measured))
+    states = np.array([t for t in at if t + 1 in at], dtype=int)
+    if not len(states):
+        raise ValueError("cycle_pairs needs values at two consecutive states at least once (e.g. steps t and t + 1)")
+    lr = np.stack([step_lr[states], step_lr[states + 1]], axis=1)
+    pairs = np.array([[at[t], at[t + 1]] for t in states])
+    order = np.argsort(lr, axis=1, kind="stable")
+    return states, np.take_along_axis(pairs, order, axis=1), np.take_along_axis(lr, order, axis=1)
+
+
+def trend_factor(steps: ArrayLike, values: ArrayLike) -> float:
+    """The factor by which a positive series changes over its span, exp(b·(t_last − t_first)) with b the
+    least-squares slope of log(value) on t: it reads a trend through step-to-step oscillations.
+
+    >>> round(trend_factor([0, 1, 2], [1.0, 2.0, 4.0]), 6)
+    4.0
+    """
+    t, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+    if t.ndim != 1 or t.shape != v.shape or len(t) < 2 or np.ptp(t) == 0:
+        raise ValueError(f"steps and values must be 1-D of one length with at least 2 distinct steps, got shapes "
+                         f"{t.shape} and {v.shape}")
+    if not np.all(v > 0):
+        raise ValueError(f"values must be positive to read a factor, got min {v.min()!r}")
+    slope = np.polyfit(t, np.log(v), 1)[0]
+    return float(np.exp(slope * np.ptp(t)))
+
+
+def undershoot_mechanism(sharpness: float, lr: float, products: Sequence[float], rise: float = 1.2) -> bool:
+    """The mechanism by which a greedy tuner undershoots the edge, from trend factors (:func:`trend_factor`)
+    over one window: λ₁ rises by at least ``rise``, η_t falls, and η_tλ₁ stays roughly constant — at each
+    step of the cycle (``products``, one factor per phase) it moves by at most half as much as λ₁, in log
+    scale (|log f_ηλ| ≤ ½ log f_λ: η_t's fall compensates most of the sharpening)."""
+    checks.number("rise", rise, positive=True)
+    products = np.asarray(products, dtype=float)
+    if products.ndim != 1 or not len(products) or not np.all(products > 0) or not (sharpness > 0 and lr > 0):
+        raise ValueError(f"factors must be positive, got sharpness={sharpness!r}, lr={lr!r}, "
+                         f"products={products.tolist()!r}")
+    return bool(sharpness >= rise and lr < 1
+                and np.all(np.abs(np.log(products)) <= 0.5 * np.log(sharpness)))
+
+
+def initial_excess(steps: ArrayLike, sharpness: ArrayLike) -> float:
+    """λ₁ at the first measurement over the largest later one: above 1 when the sharpness falls early and
+    never comes back to its initial value (where σ = 2 tuning can warm up: η_t ≈ 2/λ₁ rises as λ₁ falls)."""
+    _, lam = _measured(steps, sharpness)
+    if len(lam) < 2 or not np.all(lam[1:] > 0):
+        raise ValueError(f"sharpness needs at least 2 measurements, the later ones positive, got {lam.tolist()!r}")
+    return float(lam[0] / lam[1:].max())
+
+
+def warm_up_ratio(step_lr: ArrayLike, head: float = 0.05, tail: float = 0.5) -> float:
+    """The median step size over the last ``tail`` of the steps over its median over the first ``head``:
+    above 1 when η_t starts small and grows, as a warm-up (medians: a one-step transient does not count).
+
+    >>> warm_up_ratio([0.1] * 10 + [0.4] * 10, head=0.1)
+    4.0
+    """
+    step_lr = np.asarray(step_lr, dtype=float)
+    checks.number("head", head, positive=True, below=1)
+    checks.number("tail", tail, positive=True, high=1)
+    if step_lr.ndim != 1 or len(step_lr) < 2 or not np.all(step_lr > 0):
+        raise ValueError(f"step_lr must be 1-D, positive, with at least 2 steps, got shape {step_lr.shape}")
+    n = len(step_lr)
+    first, last = step_lr[:max(1, round(head * n))], step_lr[n - max(1, round(tail * n)):]
+    return float(np.median(last) / np.median(first))

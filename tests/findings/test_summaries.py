@@ -129,3 +129,25 @@ def test_at_first_crossing_of_a_constant_level_is_the_value_at_that_time():
     by = xr.DataArray(t, dims="epoch", coords={"epoch": t})
     values = xr.DataArray(3 * t + 1, dims="epoch", coords={"epoch": t})
     np.testing.assert_allclose(float(summaries.at_first_crossing(values, by, 0.55)), 3 * 0.55 + 1)
+
+
+def test_mean_with_error_is_the_mean_and_its_standard_error_over_seeds():
+    d = xr.DataArray([[0.02, 0.04, 0.03, 0.05], [1.0, NAN, 3.0, 2.0]], dims=("run", "seed"))
+    mean, error = summaries.mean_with_error(d)
+    np.testing.assert_allclose(mean, [0.035, 2.0])
+    np.testing.assert_allclose(error, [np.std([0.02, 0.04, 0.03, 0.05], ddof=1) / 2, 1 / np.sqrt(3)])
+
+
+def test_clearly_positive_holds_for_a_consistent_gap_and_fails_for_one_the_seeds_do_not_support():
+    consistent = xr.DataArray([0.040, 0.002, 0.044, 0.029], dims="seed")  # every seed worse, by varying amounts
+    assert bool(summaries.clearly_positive(consistent))
+    one_seed = xr.DataArray([0.120, -0.010, -0.020, 0.002], dims="seed")  # one large gap, the others none
+    assert not bool(summaries.clearly_positive(one_seed))
+    assert not bool(summaries.clearly_positive(-consistent))
+
+
+def test_mean_with_error_needs_two_values_and_clearly_positive_a_non_negative_z():
+    with pytest.raises(ValueError, match="at least 2 values along 'seed'"):
+        summaries.mean_with_error(xr.DataArray([1.0, NAN], dims="seed"))
+    with pytest.raises(ValueError, match="z must be"):
+        summaries.clearly_positive(xr.DataArray([1.0, 2.0], dims="seed"), z=-1)
