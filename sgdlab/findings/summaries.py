@@ -156,3 +156,20 @@ def clearly_positive(values: xr.DataArray, dim: str = "seed", z: float = 2.0) ->
         raise ValueError(f"z must be a non-negative number of standard errors, got {z!r}")
     mean, error = mean_with_error(values, dim)
     return mean > z * error
+
+
+def early_value(da: xr.DataArray, until: float, window: int = 5, dim: str = "epoch") -> xr.DataArray:
+    """The value at the end of the early phase ``dim ≤ until``, smoothed over ``window`` measurements taken
+    inside it only: the curve is cut first, then smoothed (:func:`smoothed`), so no later measurement
+    enters the early value, per entry of the other dims."""
+    return final(smoothed(da.where(da[dim] <= until), window, dim), dim)
+
+
+def plateaued(loss: xr.DataArray, fraction: float = 0.25, tolerance: float = 0.1, dim: str = "epoch") -> xr.DataArray:
+    """Whether a run's loss has reached a plateau: over the last ``fraction`` of the time axis it fell by
+    at most ``tolerance`` × its whole fall, ``L(t₁ − fraction·(t₁ − t₀)) − L(t₁) ≤ tolerance · (L(t₀) − L(t₁))``
+    (the loss read at the measurement nearest that time), per entry of the other dims."""
+    if not 0 < fraction < 1 or not tolerance >= 0:
+        raise ValueError(f"fraction must lie in (0, 1) and tolerance be non-negative, got {fraction!r}, {tolerance!r}")
+    start, end = initial(loss, dim), final(loss, dim)
+    return at_fraction(loss, 1 - fraction, dim) - end <= tolerance * (start - end)

@@ -151,3 +151,19 @@ def test_mean_with_error_needs_two_values_and_clearly_positive_a_non_negative_z(
         summaries.mean_with_error(xr.DataArray([1.0, NAN], dims="seed"))
     with pytest.raises(ValueError, match="z must be"):
         summaries.clearly_positive(xr.DataArray([1.0, 2.0], dims="seed"), z=-1)
+
+
+def test_early_value_is_cut_before_smoothing_so_later_measurements_never_enter_it():
+    t = np.arange(0, 4.25, 0.25)
+    curve = xr.DataArray(np.where(t <= 2, 1.0, 100.0), dims="epoch", coords={"epoch": t})  # jumps after the window
+    assert float(summaries.early_value(curve, 2.0)) == 1.0
+    assert float(summaries.final(summaries.smoothed(curve, 5).where(curve.epoch <= 2.0))) > 1.0  # smoothing first leaks
+
+
+def test_plateaued_holds_for_a_converged_loss_and_fails_for_one_still_falling():
+    t = np.linspace(0, 20, 41)
+    converged = xr.DataArray(2 * np.exp(-t) + 0.1, dims="epoch", coords={"epoch": t})
+    falling = xr.DataArray(2 * np.exp(-t / 20) + 0.1, dims="epoch", coords={"epoch": t})
+    assert bool(summaries.plateaued(converged)) and not bool(summaries.plateaued(falling))
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        summaries.plateaued(converged, fraction=1.0)
