@@ -5,8 +5,7 @@ Bengio & Storkey, 2017, arXiv:1711.04623), as pure functions of measured numbers
   (:func:`line_asymmetry`): how much wider one end is than the other.
 - Where the invariance of the family η = η₀β, S = S₀β breaks (:func:`breakdown`): the smallest β > 1 whose
   accuracy fell below β = 1's by more than a test set of that size resolves (:func:`difference_tolerance`).
-- Whether a cyclic schedule alternates between sharper and wider regions (:func:`alternation_contrasts`)
-  and how far a high-noise stage carries λ₁ towards a constant high-noise run (:func:`mixing_fraction`).
+- Whether a cyclic schedule alternates between sharper and wider regions (:func:`alternation_contrasts`).
 - Which runs to compare at a matched level of memorisation (:func:`matched_runs`).
 """
 
@@ -75,15 +74,6 @@ def alternation_contrasts(stage_ends: Sequence[float], cycles: int) -> list[floa
         raise ValueError(f"stage_ends must hold one value per stage of at least 2 cycles (2·cycles values); "
                          f"got cycles={cycles!r} and shape {ends.shape}")
     return [float((ends[k - 1] + ends[k + 1]) / 2 - ends[k]) for k in range(2, 2 * cycles - 1, 2)]
-
-
-def mixing_fraction(start: float, end: float, reference: float) -> float:
-    """The share of its way to a reference that a high-noise stage travels: (s − e)/(s − r), with s and e
-    log λ₁ at the stage's start and end and r that of a run held at the high noise throughout, at the
-    stage's end. 1: the stage reaches the sharpness of constant high noise (it mixed); 0: it did not move
-    towards it; NaN where the start already equals the reference."""
-    gap = start - reference
-    return float((start - end) / gap) if gap != 0 else math.nan
 
 
 def matched_runs(ratio: Sequence[float], values: Sequence[float],

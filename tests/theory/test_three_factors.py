@@ -68,13 +68,6 @@ def test_alternation_contrasts_cancel_a_trend_and_see_the_swings():
     assert max(tf.alternation_contrasts(inverted, 4)) < 0
 
 
-def test_mixing_fraction_is_the_share_of_the_way_to_the_reference():
-    assert tf.mixing_fraction(3.0, 2.0, 1.0) == 0.5
-    assert tf.mixing_fraction(3.0, 1.0, 1.0) == 1.0
-    assert tf.mixing_fraction(3.0, 3.2, 1.0) == pytest.approx(-0.1)  # moved away from high noise
-    assert math.isnan(tf.mixing_fraction(1.0, 0.5, 1.0))
-
-
 def test_matched_runs_keeps_the_runs_that_reached_the_level():
     ratio, clean = [1e-3, 2e-3, 4e-3, 8e-3], [0.5, np.nan, 0.6, 0.7]
     x, y = tf.matched_runs(ratio, clean, 3)
