@@ -173,3 +173,22 @@ def plateaued(loss: xr.DataArray, fraction: float = 0.25, tolerance: float = 0.1
         raise ValueError(f"fraction must lie in (0, 1) and tolerance be non-negative, got {fraction!r}, {tolerance!r}")
     start, end = initial(loss, dim), final(loss, dim)
     return at_fraction(loss, 1 - fraction, dim) - end <= tolerance * (start - end)
+
+
+def plateau_start(loss: xr.DataArray, span: float, tolerance: float = 0.05, dim: str = "epoch") -> xr.DataArray:
+    """The first time t at which the loss has changed by at most ``tolerance`` of its value over the
+    preceding ``span``: |L(t) − L(t − span)| ≤ tolerance · L(t − span) (L(t − span) read at the last
+    measurement at or before that time); NaN where that never happens, per entry of the other dims.
+
+    >>> t = np.arange(0.0, 101.0, 10.0)
+    >>> float(plateau_start(xr.DataArray(1 + np.exp(-t / 10), coords={"epoch": t}), span=20))
+    50.0
+    """
+    if not span > 0 or not tolerance >= 0:
+        raise ValueError(f"span must be positive and tolerance non-negative, got {span!r}, {tolerance!r}")
+    da = measured(loss, dim)
+    times = da[dim].values
+    before = np.searchsorted(times, times - span, side="right") - 1
+    earlier = da.isel({dim: np.clip(before, 0, None)}).assign_coords({dim: times})
+    settled = (abs(da - earlier) <= tolerance * earlier) & xr.DataArray(before >= 0, coords={dim: times})
+    return da[dim].where(settled).min(dim)

@@ -116,3 +116,25 @@ def hessian_magnitude(grad_sq: float, o_r: float) -> float:
     gradients, ⟨∇f_Bᵀ H_f ∇f_B⟩ / ⟨‖∇f_B‖²⟩, from gradient norms alone where FDR2 holds. At equilibrium
     FDR1 lets ⟨O_L⟩ = ⟨θ·∇f_B⟩ stand for ⟨O_R⟩ (the paper's form [verify against the paper's text])."""
     return grad_sq / o_r if o_r != 0 else math.nan
+
+
+def ratio_with_error(numerators: Sequence[float], denominators: Sequence[float],
+                     blocks: int = 5) -> tuple[float, float]:
+    """⟨a⟩/⟨b⟩ over a time series of paired measurements (aₖ, bₖ) and its standard error by batch means:
+    the series is cut into ``blocks`` consecutive blocks of equal length (the remainder dropped from the
+    start), rⱼ = āⱼ/b̄ⱼ per block, and the error is the standard deviation of the rⱼ over √blocks. Blocks
+    longer than the series' correlation time make the rⱼ nearly independent, so the error counts slow
+    fluctuations that a per-measurement error would miss.
+
+    >>> ratio_with_error([2.0, 2.0, 4.0, 4.0], [1.0, 1.0, 2.0, 2.0], blocks=2)
+    (2.0, 0.0)
+    """
+    a, b = np.asarray(numerators, float), np.asarray(denominators, float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"numerators and denominators must be 1-D and of one length, got {a.shape} and {b.shape}")
+    if not isinstance(blocks, int) or not 2 <= blocks <= len(a):
+        raise ValueError(f"blocks must be an integer from 2 to the number of measurements ({len(a)}), got {blocks!r}")
+    size = len(a) // blocks
+    a, b = a[len(a) - size * blocks:], b[len(b) - size * blocks:]
+    per_block = a.reshape(blocks, size).mean(1) / b.reshape(blocks, size).mean(1)
+    return float(a.mean() / b.mean()), float(per_block.std(ddof=1) / math.sqrt(blocks))

@@ -167,3 +167,16 @@ def test_plateaued_holds_for_a_converged_loss_and_fails_for_one_still_falling():
     assert bool(summaries.plateaued(converged)) and not bool(summaries.plateaued(falling))
     with pytest.raises(ValueError, match="fraction must lie in"):
         summaries.plateaued(converged, fraction=1.0)
+
+
+def test_plateau_start_is_the_first_epoch_whose_loss_moved_less_than_the_tolerance_over_the_span():
+    epochs = np.arange(0.0, 201.0, 2.0)
+    settling = xr.DataArray(0.3 + 2.0 * np.exp(-epochs / 15), coords={"epoch": epochs})
+    start = float(summaries.plateau_start(settling, span=20, tolerance=0.05))
+    drop = 2.0 * np.exp(-(start - 20) / 15) * (1 - np.exp(-20 / 15))  # L(t − 20) − L(t)
+    assert drop <= 0.05 * (0.3 + 2.0 * np.exp(-(start - 20) / 15))
+    assert 2.0 * np.exp(-(start - 22) / 15) * (1 - np.exp(-20 / 15)) > 0.05 * (0.3 + 2.0 * np.exp(-(start - 22) / 15))
+    memorising = xr.DataArray(2.3 * np.exp(-epochs / 40), coords={"epoch": epochs})  # falls 39% every 20 epochs
+    assert np.isnan(float(summaries.plateau_start(memorising, span=20)))
+    with pytest.raises(ValueError, match="span"):
+        summaries.plateau_start(settling, span=0)

@@ -172,3 +172,34 @@ def test_the_fdr2_probe_matches_a_dense_hessian_on_a_linear_model():
     assert out["fdr2_right"][1] == pytest.approx(0.025 * float(forms.mean()), rel=1e-10)
     assert out["fdr2_rayleigh"][1] == pytest.approx(float(forms.mean() / grads.pow(2).sum(1).mean()), rel=1e-10)
     assert not math.isnan(out["fdr2_batch_grad_sq"][1])
+
+
+def relaxing_quadratic(theta0: float, steps: int, h: float = 2.0, sigma: float = 1.0, lr: float = 0.01,
+                       chains: int = 200, every: int = 50, seed: int = 0):
+    """Plain SGD on f = ½ h‖θ‖² with gradient noise, from θ = ``theta0`` in every coordinate: per-measurement
+    means of ‖∇f‖² (over the chains) and of (η/2) ∇f_Bᵀ H ∇f_B, every ``every`` steps."""
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.full((chains,), theta0, dtype=F64)
+    left, right = [], []
+    for t in range(steps):
+        grad_b = h * theta + sigma * torch.randn(chains, generator=g, dtype=F64)
+        if t % every == 0:
+            left.append(float((h * theta) @ (h * theta)))
+            right.append(0.5 * lr * h * float(grad_b @ grad_b))
+        theta = theta - lr * grad_b
+    return left, right
+
+
+def test_fdr2_ratio_with_error_brackets_one_at_stationarity_and_not_while_relaxing():
+    stationary_start = math.sqrt(0.01 / (2.0 * (2 - 0.02)))  # the stationary ⟨θ²⟩^½ of θ' = θ − η(hθ + ξ)
+    ratio, error = fluctuation_dissipation.ratio_with_error(*relaxing_quadratic(stationary_start, 20000), blocks=10)
+    assert 0 < error < 0.02 and abs(ratio - 1) < 3 * error
+    relaxing = relaxing_quadratic(0.3, 2000, h=0.5, lr=0.002, every=10)  # relaxation time 1/(2ηh) = 500 steps
+    ratio, error = fluctuation_dissipation.ratio_with_error(*relaxing, blocks=10)
+    assert ratio - 1 > 2 * error  # ⟨f⟩ still falls: the left side exceeds the right
+
+
+@pytest.mark.parametrize("blocks", [1, 7, 2.0])
+def test_ratio_with_error_refuses_a_bad_block_count(blocks):
+    with pytest.raises(ValueError, match="blocks"):
+        fluctuation_dissipation.ratio_with_error([1.0] * 6, [1.0] * 6, blocks=blocks)

@@ -99,3 +99,49 @@ def test_a_layer_name_that_does_not_exist_is_rejected_naming_the_valid_ones():
 def test_the_weights_trace_needs_a_layer():
     with pytest.raises(ValueError, match="needs trace_options"):
         run(RunConfig(**{**TINY.__dict__, "trace_options": {}}), cache=False, progress=False)
+
+
+def ou_snapshots(curvatures: np.ndarray, noise: np.ndarray, *, lr: float = 0.002, steps: int = 300_000,
+                 every: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Snapshots of w' = w − η H w + √η ξ, ξ ~ N(0, diag(``noise``)) in H's eigenbasis, started at its
+    stationary law; H = Q diag(``curvatures``) Qᵀ with a random rotation Q. Returns (snapshots (T, D), Q).
+    Stationary variance along eigenvector i: noiseᵢ / (hᵢ (2 − η hᵢ)) (isotropic noise 2T: T/hᵢ, Langevin)."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(rng.normal(size=(len(curvatures), len(curvatures))))[0]
+    decay = 1 - lr * curvatures
+    stationary = np.sqrt(lr * noise / (1 - decay**2))
+    kicks = rng.normal(size=(steps, len(curvatures))) * np.sqrt(lr * noise)
+    kicks[0] = rng.normal(size=len(curvatures)) * stationary
+    path = np.stack([lfilter([1.0], [1.0, -d], kicks[:, i]) for i, d in enumerate(decay)], axis=1)
+    return path[::every] @ q.T, q
+
+
+def quadratic_exponent(curvatures: np.ndarray, noise: np.ndarray) -> variance_flatness.PowerLaw:
+    """ψ of σᵢ² ∝ Fᵢ^(−ψ) from an Ornstein–Uhlenbeck trajectory on L(w) = 1 + ½ wᵀHw, through pca, flatness and
+    power_law_fit, with the first component left out of the fit as in the analysis of a run."""
+    snapshots, q = ou_snapshots(curvatures, noise)
+    hessian = q @ np.diag(curvatures) @ q.T
+    result = variance_flatness.pca(snapshots, len(curvatures))
+
+    def along(direction):
+        return lambda d: 1.0 + 0.5 * (result.mean + d * direction) @ hessian @ (result.mean + d * direction)
+
+    widths = np.array([variance_flatness.flatness(along(c), step=math.sqrt(v))
+                       for v, c in zip(result.variances, result.components)])
+    return variance_flatness.power_law_fit(widths[1:], result.variances[1:], n_boot=500)
+
+
+CURVATURES = np.geomspace(0.1, 10.0, 12)  # the flatness spans a factor 10
+
+
+def test_the_pipeline_recovers_the_equilibrium_exponent_of_langevin_dynamics():
+    fit = quadratic_exponent(CURVATURES, np.full(12, 2e-3))  # isotropic noise: σᵢ² = T/hᵢ ∝ Fᵢ²
+    assert fit.low <= -2 <= fit.high and fit.high - fit.low < 0.5
+
+
+def test_noise_growing_with_the_curvature_gives_the_inverse_relation_and_misses_minus_two():
+    fit = quadratic_exponent(CURVATURES, 2e-3 * CURVATURES**3)  # σᵢ² ∝ hᵢ² ∝ Fᵢ⁻⁴
+    assert fit.low > 0 and not fit.low <= -2 <= fit.high
+    assert fit.low <= 4 <= fit.high
