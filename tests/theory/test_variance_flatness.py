@@ -144,4 +144,4 @@ def test_the_pipeline_recovers_the_equilibrium_exponent_of_langevin_dynamics():
 def test_noise_growing_with_the_curvature_gives_the_inverse_relation_and_misses_minus_two():
     fit = quadratic_exponent(CURVATURES, 2e-3 * CURVATURES**3)  # σᵢ² ∝ hᵢ² ∝ Fᵢ⁻⁴
     assert fit.low > 0 and not fit.low <= -2 <= fit.high
-    assert fit.low <= 4 <= fit.high
+    assert 3.5 < fit.low <= fit.high < 4.5  # 4 up to the discrete step's factor 2 − ηhᵢ
