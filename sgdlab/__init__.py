@@ -3,8 +3,8 @@
 The public API, loaded on first use (``import sgdlab`` alone imports neither torch nor the notebooks'
 machinery, so the command line answers at once):
 
-- the Hessian engine (:mod:`sgdlab.curvature`): :func:`hessian`, :func:`top_eigen`, :func:`trace`,
-  :func:`frobenius_norm`, :func:`spectral_density`;
+- the Hessian engine (:mod:`sgdlab.curvature`): :func:`hessian`, :func:`gauss_newton`, :func:`top_eigen`,
+  :func:`trace`, :func:`frobenius_norm`, :func:`spectral_density`;
 - a task (:mod:`sgdlab.task`): :func:`load` a dataset, :func:`build` a model;
 - runs (:mod:`sgdlab.training`): :class:`RunConfig`, :func:`run`, :class:`Tracker` for your own loop;
 - grids (:mod:`sgdlab.grid`): :func:`run_grid`.
@@ -19,6 +19,7 @@ from sgdlab.version import __version__
 
 _PUBLIC = {
     "hessian": "sgdlab.curvature",
+    "gauss_newton": "sgdlab.curvature",
     "top_eigen": "sgdlab.curvature",
     "trace": "sgdlab.curvature",
     "frobenius_norm": "sgdlab.curvature",
@@ -31,11 +32,11 @@ _PUBLIC = {
     "run_grid": "sgdlab.grid.runner",
 }
 
-__all__ = ["RunConfig", "Tracker", "__version__", "build", "frobenius_norm", "hessian", "load", "run", "run_grid",
-           "spectral_density", "top_eigen", "trace"]
+__all__ = ["RunConfig", "Tracker", "__version__", "build", "frobenius_norm", "gauss_newton", "hessian", "load", "run",
+           "run_grid", "spectral_density", "top_eigen", "trace"]
 
 if TYPE_CHECKING:
-    from sgdlab.curvature import frobenius_norm, hessian, spectral_density, top_eigen, trace
+    from sgdlab.curvature import frobenius_norm, gauss_newton, hessian, spectral_density, top_eigen, trace
     from sgdlab.grid.runner import run_grid
     from sgdlab.task.data import load
     from sgdlab.task.models import build

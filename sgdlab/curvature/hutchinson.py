@@ -8,34 +8,34 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import torch
-from torch import Tensor
-
-from sgdlab.curvature.krylov import generator_for
+from sgdlab.curvature.hutchplusplus import hutchplusplus
+from sgdlab.curvature.krylov import generator_for, mean_and_stderr, rademacher
 from sgdlab.curvature.operators import LinearOperator
 
-
-def _rademacher(op: LinearOperator, generator: torch.Generator) -> Tensor:
-    bits = torch.randint(0, 2, (op.dim,), generator=generator, device=op.device)
-    return (2 * bits - 1).to(op.dtype)
+TRACE_METHODS = ("hutchinson", "hutch++")
 
 
-def _mean_and_stderr(samples: list[float]) -> tuple[float, float]:
-    values = np.asarray(samples)
-    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+def trace(op: LinearOperator, n_samples: int = 100, *, seed: int = 0,
+          method: str = "hutchinson") -> tuple[float, float]:
+    """An estimate of ``tr(H)`` from ``n_samples`` products: ``(estimate, standard error)``.
 
-
-def trace(op: LinearOperator, n_samples: int = 100, *, seed: int = 0) -> tuple[float, float]:
-    """Hutchinson's estimate of ``tr(H)`` with Rademacher probes: ``(estimate, standard error)``."""
+    ``method="hutchinson"`` (the default): the mean of ``vᵀHv`` over Rademacher probes ``v``.
+    ``method="hutch++"``: Hutchinson on what a rank-``n_samples/3`` sketch of ``H`` leaves
+    (:func:`~sgdlab.curvature.hutchplusplus.hutchplusplus`), far more accurate at equal products when
+    a few eigenvalues dominate the spectrum.
+    """
+    if method not in TRACE_METHODS:
+        raise ValueError(f"method {method!r} is unknown; choose one of: {', '.join(TRACE_METHODS)}")
+    if method == "hutch++":
+        return hutchplusplus(op, n_samples, seed=seed)
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
     generator = generator_for(op, seed)
     samples = []
     for _ in range(n_samples):
-        v = _rademacher(op, generator)
+        v = rademacher(op, generator)
         samples.append(float(v @ op.matvec(v)))
-    return _mean_and_stderr(samples)
+    return mean_and_stderr(samples)
 
 
 def frobenius_norm(op: LinearOperator, n_samples: int = 20, *, seed: int = 0) -> tuple[float, float]:
@@ -43,7 +43,7 @@ def frobenius_norm(op: LinearOperator, n_samples: int = 20, *, seed: int = 0) ->
     if n_samples < 2:
         raise ValueError(f"n_samples must be at least 2, got {n_samples}")
     generator = generator_for(op, seed)
-    samples = [float(op.matvec(_rademacher(op, generator)).square().sum()) for _ in range(n_samples)]
-    mean_sq, stderr_sq = _mean_and_stderr(samples)
+    samples = [float(op.matvec(rademacher(op, generator)).square().sum()) for _ in range(n_samples)]
+    mean_sq, stderr_sq = mean_and_stderr(samples)
     norm = math.sqrt(max(mean_sq, 0.0))
     return norm, stderr_sq / (2 * norm) if norm > 0 else 0.0

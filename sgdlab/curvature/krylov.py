@@ -7,6 +7,9 @@ pairs) approximate those of ``H`` at the ends of its spectrum.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -93,3 +96,15 @@ def random_vector(op: LinearOperator, generator: torch.Generator) -> Tensor:
 
 def generator_for(op: LinearOperator, seed: int) -> torch.Generator:
     return torch.Generator(device=op.device).manual_seed(seed)
+
+
+def rademacher(op: LinearOperator, generator: torch.Generator) -> Tensor:
+    """A vector of independent ±1 entries, shape ``(dim,)``."""
+    bits = torch.randint(0, 2, (op.dim,), generator=generator, device=op.device)
+    return (2 * bits - 1).to(op.dtype)
+
+
+def mean_and_stderr(samples: list[float]) -> tuple[float, float]:
+    """The mean of ``samples`` and its standard error."""
+    values = np.asarray(samples)
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))

@@ -8,6 +8,9 @@ tracking λ₁…λ_k along training costs few products per measurement.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -34,6 +37,7 @@ class Eigen:
 
 
 WARM_METHODS = ("lanczos", "subspace")
+LARGE_K = 1000  # beyond this many eigenpairs top_eigen warns of its cost
 
 
 def _check_warm_start(op: LinearOperator, warm_start: Tensor) -> Tensor:
@@ -169,10 +173,17 @@ def top_eigen(
     orthogonal to the top eigenvectors passes the residual test with wrong eigenpairs: no residual
     test can tell, so pass vectors measured on a nearby operator.
     """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValueError(f"k must be an integer, got {k!r}")
     if not 1 <= k <= op.dim:
         raise ValueError(f"k must be between 1 and the number of parameters ({op.dim}), got {k}")
-    if tol <= 0:
-        raise ValueError(f"tol must be positive, got {tol}")
+    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    if k > LARGE_K:
+        warnings.warn(f"k={k}: Lanczos keeps at least k vectors, reorthogonalises each new one against all of "
+                      "them and solves a tridiagonal eigenproblem of their size at each check, so its cost grows "
+                      "as about k⁴ beyond the k products: thousands of eigenpairs take hours on a CPU. Ask for fewer "
+                      "eigenpairs, or use spectral_density for the bulk of the spectrum", stacklevel=2)
     if check_every is None:
         check_every = 1 if op.device.type == "cpu" else 5
     if check_every < 1:
