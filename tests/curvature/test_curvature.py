@@ -321,3 +321,16 @@ def test_bad_warm_start_is_rejected(warm_method):
             top_eigen(op, k=2, warm_start=warm, warm_method=warm_method)
     with pytest.raises(ValueError, match="warm_method 'sum' is unknown; choose one of: lanczos, subspace"):
         top_eigen(op, k=2, warm_start=torch.ones(4, 2), warm_method="sum")
+
+
+def test_top_eigen_refuses_a_fractional_k_and_a_non_finite_tol_and_warns_of_thousands_of_pairs():
+    op = MatrixOperator(torch.eye(4))
+    with pytest.raises(ValueError, match="k must be an integer, got 2.5"):
+        top_eigen(op, k=2.5)
+    for tol in (float("nan"), float("inf"), -1.0, 0.0):
+        with pytest.raises(ValueError, match=f"tol must be a positive finite number, got {tol}"):
+            top_eigen(op, k=2, tol=tol)
+    big = MatrixOperator(torch.diag(torch.arange(1200.0, 0.0, -1.0)))
+    with pytest.warns(UserWarning, match="k=1001: .* cost grows as about k⁴"):
+        with pytest.raises(ValueError, match="check_every must be"):  # stopped after the warning, at no cost
+            top_eigen(big, k=1001, check_every=0, max_iter=5)
