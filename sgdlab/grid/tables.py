@@ -43,8 +43,8 @@ def load_grid(source: Sequence[xr.Dataset] | Sequence[RunConfig] | Mapping[Any, 
     (:data:`PROVENANCE`: configuration, hash, git commit, wall time, divergence flag) becomes a
     coordinate over the dims, so ``ds.sel(lr=0.1)`` keeps it.
     """
-    runs = _runs(list(source.values()) if isinstance(source, Mapping) else source)
-    configs = [flat_config(ds) for ds in runs]
+    runs, names = _runs(list(source.values()) if isinstance(source, Mapping) else source)
+    configs = [_config_of(ds, name) for ds, name in zip(runs, names)]
     paths_ = list(dims) if dims is not None else _varying(configs)
     unknown = [d for d in paths_ if d not in configs[0]]
     if unknown or not paths_:
@@ -85,23 +85,35 @@ def _aligned(runs: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
                      compat="equals")
 
 
-def _runs(source: Sequence[Any] | str | Path) -> list[xr.Dataset]:
+def _runs(source: Sequence[Any] | str | Path) -> tuple[list[xr.Dataset], list[str]]:
+    """The runs of ``source``, and what names each in an error: its file, or its place in the sequence."""
     if isinstance(source, (str, Path)):
         folder = Path(source).expanduser()
         files = sorted(folder.glob("*.nc")) if folder.is_dir() else sorted(map(Path, glob.glob(str(folder))))
         if not files:
             raise ValueError(f"no run files (*.nc) found at {source}")
-        return [load(f) for f in files]
+        return [load(f) for f in files], [str(f) for f in files]
     source = list(source)
     if not source:
         raise ValueError("no runs given")
     if all(isinstance(s, xr.Dataset) for s in source):
-        return source
+        return source, [f"run {i} of the {len(source)} given" for i in range(len(source))]
     missing = [c for c in source if not run_path(c).exists()]
     if missing:
         raise ValueError(f"{len(missing)} of {len(source)} runs are not in the cache ({run_path(missing[0]).name} "
                          "first); compute them with sgdlab.run_grid")
-    return [load(run_path(c)) for c in source]
+    return [load(run_path(c)) for c in source], [str(run_path(c)) for c in source]
+
+
+def _config_of(run: xr.Dataset, name: str) -> dict[str, Any]:
+    """:func:`flat_config` of ``run``, or a ValueError naming it when it holds no run configuration."""
+    try:
+        return flat_config(run)
+    except KeyError:
+        raise ValueError(f"{name} is not a run of sgdlab: it has no 'config' attribute") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{name} is not a run of sgdlab: its 'config' attribute is not a JSON object "
+                         f"({type(exc).__name__}: {exc})") from None
 
 
 def _varying(configs: list[dict[str, Any]]) -> list[str]:

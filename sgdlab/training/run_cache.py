@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import itertools
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from sgdlab.core import atomic, paths
+from sgdlab.core import atomic, netcdf, paths
 from sgdlab.core.atomic import remove_stale_temporaries  # noqa: F401 (part of this module's interface)
-from sgdlab.training.config import RunConfig, config_hash, resolve_device
+from sgdlab.training.config import RunConfig, config_hash, from_json, resolve_device
 from sgdlab.version import __version__
 
 _PACKAGES = ("torch", "numpy", "xarray", "mnist1d")
@@ -61,36 +63,103 @@ def provenance() -> dict[str, str]:
     return {**versions, "git_commit": git_commit(), "python": platform.python_version(), "host": platform.node()}
 
 
-def save(ds: xr.Dataset, path: Path) -> Path:
-    """Write ``ds`` to ``path`` atomically (see :mod:`sgdlab.core.atomic`), with the mode the process umask gives."""
-    return atomic.write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+def save(ds: xr.Dataset, path: Path) -> Path | None:
+    """Write ``ds`` to ``path`` atomically, with a checksum of its data (see :mod:`sgdlab.core.netcdf` and
+    :mod:`sgdlab.core.atomic`) and the mode the process umask gives; returns ``path``.
 
-
-def load_cached(path: Path) -> xr.Dataset | None:
-    """The cached run at ``path``, or ``None`` when there is none or it cannot be read.
-
-    An unreadable file (truncated, emptied, corrupted) is moved aside to ``<name>.corrupt``, kept for
-    inspection, with one warning naming it, so the caller recomputes the run.
+    The file is serialised in memory first, so a failed write (a full disk, a permission) touches no HDF5
+    state and leaves any earlier file as it was; it warns in one line naming the path and the cause and
+    returns ``None``, the caller keeping the run in memory.
     """
-    path = Path(path)
-    if not path.exists():
-        return None
+    raw = netcdf.to_bytes(ds)
     try:
-        return load(path)
-    except Exception as exc:  # noqa: BLE001 (h5py, h5netcdf, xarray: OSError, KeyError, RuntimeError... on bad bytes)
-        aside = path.with_name(f"{path.name}.corrupt")
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:  # another process moved it aside first
-            return None
-        warnings.warn(f"unreadable cache file {path} ({reason}) moved to {aside.name}; recomputing it",
+        return atomic.write(path, lambda tmp: Path(tmp).write_bytes(raw))
+    except OSError as exc:
+        warnings.warn(f"run not cached: writing {path} failed ({_cause(exc)}); the run is kept in memory only",
                       RuntimeWarning, stacklevel=2)
         return None
 
 
+def _cause(exc: OSError) -> str:
+    """An OSError in words: ``disk full (No space left on device)``, ``permission denied (...)``..."""
+    kind = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.EROFS: "read-only file system"}.get(exc.errno)
+    detail = exc.strerror or str(exc) or type(exc).__name__
+    return f"{kind} ({detail})" if kind else detail
+
+
+def load_cached(path: Path) -> xr.Dataset | None:
+    """The cached run at ``path``, or ``None`` when there is none or it is damaged.
+
+    A damaged file (not netCDF, truncated, failing its checksum, or holding a configuration that does not
+    hash to its name) is moved aside to ``<name>.corrupt`` (``.corrupt.1``, ``.corrupt.2``... when that
+    exists: none is overwritten), kept for inspection, with one warning naming it, so the caller
+    recomputes the run. An error in reading the file (too many open files, out of memory, an I/O error)
+    says nothing about its content: it is raised, and the file left where it is.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        ds = netcdf.from_bytes(raw, path)
+        _check_name(ds, path)
+    except netcdf.DamagedFile as exc:
+        aside = _move_aside(path)
+        if aside is not None:
+            warnings.warn(f"cache file {' '.join(str(exc).split())}; moved to {aside.name}, recomputing it",
+                          RuntimeWarning, stacklevel=2)
+        return None
+    return ds
+
+
+def _check_name(ds: xr.Dataset, path: Path) -> None:
+    """DamagedFile unless the run's stored configuration hashes to the name of its file."""
+    try:
+        hashed = config_hash(from_json(ds.attrs["config"]))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise netcdf.DamagedFile(f"{path} holds no valid run configuration ({type(exc).__name__}: {exc})") from exc
+    if hashed != path.stem:
+        raise netcdf.DamagedFile(f"{path} holds a configuration that hashes to {hashed}, not to its name: "
+                                 "it was edited")
+
+
+def _move_aside(path: Path) -> Path | None:
+    """Rename ``path`` to the first free ``<name>.corrupt[.n]``; None if it is gone (another process moved it)."""
+    names = (path.with_name(f"{path.name}.corrupt" + (f".{n}" if n else "")) for n in itertools.count())
+    aside = next(names)
+    while True:
+        try:
+            os.link(path, aside)  # fails if ``aside`` exists, where a rename would replace it
+        except FileExistsError:
+            aside = next(names)
+        except FileNotFoundError:
+            return None
+        except OSError:  # no hard links on this file system: a rename into a name found free
+            if not aside.exists():
+                return _replaced(path, aside)
+            aside = next(names)
+        else:
+            path.unlink(missing_ok=True)
+            return aside
+
+
+def _replaced(path: Path, aside: Path) -> Path | None:
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
+MIN_FREE_BYTES = 2**20  # the up-front check wants this much free space in the run cache
+
+
 def check_writable(folder: Path) -> None:
-    """Raise ValueError, naming ``folder``, unless files can be created in it (it is created if missing).
+    """Raise ValueError, naming ``folder``, unless files can be created in it (it is created if missing)
+    and at least :data:`MIN_FREE_BYTES` are free on its disk; remove the temporary files that writers
+    killed on this host left there.
 
     Tried for real (a temporary file created and removed): permission bits do not tell, e.g. for root
     or on a read-only mount.
@@ -99,9 +168,14 @@ def check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
+        free = shutil.disk_usage(folder).free
     except OSError as exc:
         raise ValueError(f"the run cache {folder} is not writable ({exc.strerror or exc}); make it writable, "
                          "or point SGDLAB_DATA at a folder you can write to") from None
+    if free < MIN_FREE_BYTES:
+        raise ValueError(f"the run cache {folder} is on a full disk ({free} bytes free); free some space, "
+                         "or point SGDLAB_DATA at another disk")
+    atomic.remove_stale_temporaries(folder)
 
 
 PROVENANCE = ("config", "config_hash", "git_commit", "wall_time_s", "diverged")
@@ -142,6 +216,6 @@ def planned_runs(folder: Path, since: float = 0.0) -> set[str]:
 
 
 def load(path: Path) -> xr.Dataset:
-    """Read a saved Dataset fully into memory (the file is closed on return)."""
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+    """Read a saved Dataset fully into memory (the file is closed on return); a ValueError
+    (:class:`sgdlab.core.netcdf.DamagedFile`) naming ``path`` when it is not netCDF or fails its checksum."""
+    return netcdf.from_bytes(Path(path).read_bytes(), path)

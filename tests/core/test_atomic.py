@@ -31,7 +31,7 @@ def test_written_files_get_the_mode_of_the_umask_not_0600(umask, tmp_path, monke
     assert mode(atomic.write(tmp_path / "a" / "plain.txt", lambda tmp: tmp.write_text("x"))) == expected
     assert mode(run_cache.save(xr.Dataset({"v": ("x", np.arange(3.0))}), tmp_path / "run.nc")) == expected
     tiny = {"x": np.zeros((4, 40)), "y": np.arange(4), "x_test": np.zeros((2, 40)), "y_test": np.arange(2)}
-    monkeypatch.setattr(data, "_generate_mnist1d", lambda: tiny)  # the generated dataset is written as any file
+    monkeypatch.setattr(data, "_generate_mnist1d", lambda *_: tiny)  # the generated dataset is written as any file
     data.load("mnist1d", root=tmp_path / "datasets", standardize=False)
     assert mode(tmp_path / "datasets" / "mnist1d" / "mnist1d.npz") == expected
 

@@ -6,21 +6,29 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import textwrap
+import types
+import warnings
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import xarray as xr
 
 import sgdlab
+from sgdlab.core import netcdf
 from sgdlab.grid import tables
 from sgdlab.grid.runner import run_grid
+from sgdlab.task import data
 from sgdlab.training import run_cache
 from sgdlab.training.config import RunConfig
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY = RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1, probes=("losses",),
                  model_options={"width": 8})
 # a 2 × 2 × 2 grid over lr, batch_size and seed with one point left out
@@ -190,3 +198,148 @@ def test_a_read_only_cache_still_serves_the_runs_it_has(runs, monkeypatch, tmp_p
     permission_denied(monkeypatch, folder)
     got = run_grid(CONFIGS, jobs=1, progress=False)
     assert [g.attrs["config_hash"] for g in got] == [r.attrs["config_hash"] for r in runs]
+
+
+# --- a full disk: the run is returned and the folder left as it was -------------------------------------
+
+def full_disk(monkeypatch):
+    """Every file write stops half-way with ENOSPC, as on a full disk."""
+    def write_bytes(self, data):
+        with open(self, "wb") as file:
+            file.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+@pytest.mark.parametrize("recompute", [recompute_with_run, recompute_with_run_grid])
+def test_a_full_disk_returns_the_run_with_one_warning_and_leaves_the_cache_as_it_was(recompute, monkeypatch,
+                                                                                    tmp_path):
+    folder = tmp_path / "runs"
+    earlier = run_cache.run_path(TINY, folder).with_name("0123456789abcdef.nc")
+    run_cache.save(xr.Dataset({"v": ("x", np.arange(3.0))}), earlier)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    path = run_cache.run_path(TINY, folder)
+    with monkeypatch.context() as patched:
+        full_disk(patched)
+        with pytest.warns(RuntimeWarning) as caught:
+            ds = recompute(monkeypatch, folder)
+    (warning,) = [str(w.message) for w in caught if "not cached" in str(w.message)]
+    assert warning == (f"run not cached: writing {path} failed (disk full (No space left on device)); "
+                       "the run is kept in memory only")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no partial file, no temporary
+    xr.testing.assert_identical(ds.drop_attrs(), sgdlab.run(TINY, cache=folder, progress=False).drop_attrs())
+
+
+def test_a_failed_write_leaves_the_earlier_file_intact(monkeypatch, tmp_path):
+    path = tmp_path / "run.nc"
+    old = xr.Dataset({"v": ("x", np.arange(3.0))})
+    run_cache.save(old, path)
+    full_disk(monkeypatch)
+    with pytest.warns(RuntimeWarning, match=f"writing {path} failed \\(disk full"):
+        assert run_cache.save(old * 2, path) is None
+    xr.testing.assert_identical(run_cache.load(path), old)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
+def test_a_write_past_the_file_size_limit_neither_crashes_nor_loses_the_run(tmp_path):
+    """A real failed write (RLIMIT_FSIZE stands in for a full disk): the process ends normally with the run."""
+    data.load()  # the dataset is generated beforehand
+    script = textwrap.dedent(f"""
+        import resource, signal, sys, warnings
+        import sgdlab
+        TINY = sgdlab.RunConfig(train_size=256, epochs=1, batch_size=64, hessian_size=64, top_k=1,
+                                probes=("losses",), model_options={{"width": 8}})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = sgdlab.run(TINY, cache={str(tmp_path / "runs")!r}, progress=False)
+        print([str(w.message) for w in caught if "not cached" in str(w.message)], float(ds.train_loss[-1]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "run not cached: writing" in done.stdout and "File too large" in done.stdout
+    assert "Exception ignored" not in done.stderr
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_the_up_front_check_refuses_a_full_disk(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: types.SimpleNamespace(total=10**9, used=10**9, free=0))
+    with pytest.raises(ValueError, match=f"the run cache {tmp_path / 'runs'} is on a full disk \\(0 bytes free\\)"):
+        sgdlab.run(TINY, cache=tmp_path / "runs", progress=False)
+
+
+# --- only damage moves a cache file aside ------------------------------------------------------------------
+
+@pytest.mark.parametrize("error", [MemoryError(), OSError(errno.EMFILE, "Too many open files")])
+def test_a_transient_error_in_reading_is_raised_and_the_file_kept(error, monkeypatch, tmp_path):
+    folder = tmp_path / "runs"
+    sgdlab.run(TINY, cache=folder, progress=False)
+    path = run_cache.run_path(TINY, folder)
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(xr, "open_dataset", failing)
+    with pytest.raises(type(error)):
+        run_cache.load_cached(path)
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    with pytest.raises(type(error)):
+        run_cache.load_cached(path)
+    assert [p.name for p in folder.iterdir()] == [path.name]
+
+
+def test_corrupt_copies_are_numbered_and_never_overwritten(tmp_path):
+    folder = tmp_path / "runs"
+    path = run_cache.run_path(TINY, folder)
+    sgdlab.run(TINY, cache=folder, progress=False)
+    for damaged in (b"first damage", b"second damage"):
+        path.write_bytes(damaged)
+        with pytest.warns(RuntimeWarning, match="moved to"):
+            assert run_cache.load_cached(path) is None
+    assert (folder / f"{path.name}.corrupt").read_bytes() == b"first damage"
+    assert (folder / f"{path.name}.corrupt.1").read_bytes() == b"second damage"
+
+
+# --- checksums: damage to the data, an edited configuration -------------------------------------------------
+
+def test_a_bit_flipped_in_the_data_is_detected_and_the_run_recomputed(tmp_path):
+    folder = tmp_path / "runs"
+    original = sgdlab.run(TINY, cache=folder, progress=False)
+    path = run_cache.run_path(TINY, folder)
+    with h5py.File(path, "r") as file:
+        offset = file["train_loss"].id.get_offset()  # where the array's bytes start
+    flipped = bytearray(path.read_bytes())
+    flipped[offset + 6] ^= 0x10  # an exponent bit of the first loss: still a number, a wrong one
+    path.write_bytes(bytes(flipped))
+    with pytest.warns(RuntimeWarning, match=f"cache file {path} is damaged: its bytes no longer match their checksum"):
+        ds = sgdlab.run(TINY, cache=folder, progress=False)
+    xr.testing.assert_identical(ds.drop_attrs(), original.drop_attrs())
+    assert (folder / f"{path.name}.corrupt").read_bytes() == bytes(flipped)
+
+
+def test_an_edited_configuration_is_not_accepted_under_the_old_hash(tmp_path):
+    folder = tmp_path / "runs"
+    original = sgdlab.run(TINY, cache=folder, progress=False)
+    path = run_cache.run_path(TINY, folder)
+    edited = original.assign_attrs(config=original.attrs["config"].replace('"lr": 0.05', '"lr": 0.5'))
+    assert edited.attrs["config"] != original.attrs["config"]
+    run_cache.save(edited, path)  # a valid checksum over the edited file: only the hash tells
+    with pytest.warns(RuntimeWarning, match=f"cache file {path} holds a configuration that hashes to [0-9a-f]{{16}}, "
+                                            "not to its name"):
+        assert run_cache.load_cached(path) is None
+
+
+def test_a_cache_file_written_without_a_checksum_still_loads(tmp_path):
+    folder = tmp_path / "runs"
+    original = sgdlab.run(TINY, cache=folder, progress=False)
+    path = run_cache.run_path(TINY, folder)
+    original.to_netcdf(path, engine="h5netcdf")  # the previous layout
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.testing.assert_identical(run_cache.load_cached(path), original)
+    assert not netcdf.has_checksum(path.read_bytes())
+    run_cache.save(original, path)
+    assert netcdf.has_checksum(path.read_bytes())
+    xr.testing.assert_identical(xr.open_dataset(path, engine="h5netcdf").load(), original)  # plain netCDF to others
