@@ -10,7 +10,7 @@ size from the context, so they follow schedules and tuners.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from sgdlab import curvature
 from sgdlab.core import seeds
-from sgdlab.curvature import Batch, LossFn
+from sgdlab.curvature import Batch, Forward, LossFn, ParamSpec
 from sgdlab.curvature.vectors import parameter_vector
 from sgdlab.measure.settings import RunSettings
 from sgdlab.measure.variables import Variable, declare
@@ -48,30 +48,43 @@ class ProbeContext:
     lr: float = 0.0
     batch_size: int = 1
     state: dict[str, Any] = field(default_factory=dict)
+    params: Any = None  # the eigen probe's parameter block, or {block name: block}; default: the settings'
+    forward: Forward | None = None  # reads a Hessian batch: (model, batch) -> (outputs, targets)
+
+    def __post_init__(self) -> None:
+        if self.params is None:
+            self.params = getattr(self.config, "hessian_params", None)
 
     @contextmanager
-    def hessian(self):
-        """The Hessian on the run's fixed subset, under its BatchNorm policy (a context manager).
+    def hessian(self, params: ParamSpec = None):
+        """The Hessian of the block ``params`` (default: every trainable parameter) on the run's fixed
+        subset, under its BatchNorm policy (a context manager).
 
         With ``hessian_reuse_graph`` the gradient's graph is kept for every product; when that graph
-        does not fit in memory, products recompute it chunk by chunk instead (and do from then on).
+        does not fit in memory (a CUDA out-of-memory error or a failed CPU allocation), products
+        recompute it chunk by chunk instead (and do from then on).
         """
         reuse = self.config.hessian_reuse_graph and not self.state.get("hessian_recompute", False)
+        options = {"bn_mode": self.config.bn_mode, "params": params, "forward": self.forward}
         try:
-            op = curvature.hessian(self.model, self.hessian_batches, self.loss_fn, reuse_graph=reuse,
-                                   bn_mode=self.config.bn_mode)
+            op = curvature.hessian(self.model, self.hessian_batches, self.loss_fn, reuse_graph=reuse, **options)
             H = op.__enter__()
-        except torch.OutOfMemoryError:
-            if not reuse:
+        except RuntimeError as error:
+            if not reuse or not _out_of_memory(error):
                 raise
             self.state["hessian_recompute"] = True
-            op = curvature.hessian(self.model, self.hessian_batches, self.loss_fn, reuse_graph=False,
-                                   bn_mode=self.config.bn_mode)
+            op = curvature.hessian(self.model, self.hessian_batches, self.loss_fn, reuse_graph=False, **options)
             H = op.__enter__()
         try:
             yield H
         finally:
             op.__exit__(None, None, None)
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether ``error`` is an allocation failure: CUDA's ``OutOfMemoryError`` or the CPU allocator's
+    plain ``RuntimeError``."""
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error)
 
 
 Probe = Callable[[ProbeContext], Measurement]
@@ -152,25 +165,42 @@ def memorisation(ctx: ProbeContext) -> Measurement:
 
 @probe("eigen",
        eig=Variable("eigenvalue index", "i of λᵢ, the i-th largest (algebraic) Hessian eigenvalue"),
+       block=Variable("parameter block", "the block of parameters whose Hessian block H_BB gives λᵢ (the others "
+                      "held fixed)"),
        **{"lambda": Variable("Hessian eigenvalue", "λᵢ of the training-loss Hessian on the fixed Hessian subset, "
                              "by Lanczos", "loss / parameter²")},
        lambda_residual=Variable("Ritz residual", "‖Hv − λv‖ of each Ritz pair", "loss / parameter²"),
        hvp_count=Variable("Hessian-vector products", "products the eigensolver used at this measurement", "products"))
 def eigen(ctx: ProbeContext) -> Measurement:
-    """The top-k Hessian eigenvalues λ₁…λ_k, warm-started from the previous measurement."""
-    cfg = ctx.config
-    previous = ctx.state.get("eigen")
-    with ctx.hessian() as H:
+    """The top-k Hessian eigenvalues λ₁…λ_k, warm-started from the previous measurement; of the block
+    ``ctx.params``, or of each block of a mapping ``{block name: block}`` (a ``block`` dimension)."""
+    k = ctx.config.top_k
+    if not isinstance(ctx.params, Mapping):
+        result = _top_eigen(ctx, ctx.params, "eigen")
+        ctx.state["eigen_step"] = ctx.step
+        return {"eig": (("eig",), np.arange(1, k + 1)), "lambda": (("eig",), _numpy(result.values)),
+                "lambda_residual": (("eig",), _numpy(result.residuals)), "hvp_count": ((), result.n_products)}
+    curvature.check_blocks(ctx.model, ctx.params)
+    results = [_top_eigen(ctx, spec, f"eigen[{name}]") for name, spec in ctx.params.items()]
+    return {"block": (("block",), np.asarray(list(ctx.params))), "eig": (("eig",), np.arange(1, k + 1)),
+            "lambda": (("block", "eig"), np.stack([_numpy(r.values) for r in results])),
+            "lambda_residual": (("block", "eig"), np.stack([_numpy(r.residuals) for r in results])),
+            "hvp_count": (("block",), np.asarray([r.n_products for r in results]))}
+
+
+def _top_eigen(ctx: ProbeContext, params: ParamSpec, key: str) -> curvature.Eigen:
+    """Top-k eigenpairs of the block ``params``, warm-started from and stored under ``ctx.state[key]``."""
+    cfg, previous = ctx.config, ctx.state.get(key)
+    with ctx.hessian(params) as H:
         result = curvature.top_eigen(H, k=cfg.top_k, tol=cfg.eigen_tol,
                                      warm_start=None if previous is None else previous.vectors,
                                      seed=seeds.stream(cfg.seed, "lanczos"))
-    ctx.state["eigen"], ctx.state["eigen_step"] = result, ctx.step
-    return {
-        "eig": (("eig",), np.arange(1, cfg.top_k + 1)),
-        "lambda": (("eig",), result.values.double().cpu().numpy()),
-        "lambda_residual": (("eig",), result.residuals.double().cpu().numpy()),
-        "hvp_count": ((), result.n_products),
-    }
+    ctx.state[key] = result
+    return result
+
+
+def _numpy(values: Tensor) -> np.ndarray:
+    return values.double().cpu().numpy()
 
 
 @probe("hessian_norm",

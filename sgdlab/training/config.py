@@ -61,7 +61,11 @@ class RunConfig:
     ``hessian_reuse_graph=False`` recomputes each chunk's graph per product, bounding memory by one
     chunk, and is chosen automatically when the retained graph does not fit), top ``top_k`` eigenpairs
     at Ritz-residual tolerance ``eigen_tol``; direction probes use ``probe_gradients`` mini-batch
-    gradients. ``save_parameters`` keeps the initial and final states for :mod:`sgdlab.findings.interpolation`.
+    gradients. ``hessian_params`` restricts the eigen probe to a block of parameters (the others held
+    fixed): a glob pattern or a tuple of patterns over ``model.named_parameters()`` names, or a dict
+    ``{block name: pattern(s)}`` of disjoint blocks, which gives ``lambda`` a ``block`` dimension
+    (:mod:`sgdlab.curvature.blocks`); ``None``, the default, is every parameter. ``save_parameters``
+    keeps the initial and final states for :mod:`sgdlab.findings.interpolation`.
     """
 
     dataset: str = "mnist1d"
@@ -99,6 +103,7 @@ class RunConfig:
     hessian_size: int = 1024
     hessian_batch_size: int = 1024
     hessian_reuse_graph: bool = True
+    hessian_params: str | tuple[str, ...] | dict[str, str | tuple[str, ...]] | None = None
     hutchinson_samples: int = 20
     bn_mode: str = "eval"
     eval_size: int | None = None
@@ -116,6 +121,7 @@ class RunConfig:
             object.__setattr__(self, "traces", tuple(self.traces))
         _check_types(self)
         _check_measurements(self)
+        object.__setattr__(self, "hessian_params", _hessian_params(self))
 
     @property
     def full_batch(self) -> bool:
@@ -213,6 +219,34 @@ def _check_measurements(config: RunConfig) -> None:
     _check_trace_options(config)
     for name in config.traces:
         traces.TRACES[name].check(config)
+
+
+def _hessian_params(config: RunConfig) -> str | tuple[str, ...] | dict[str, str | tuple[str, ...]] | None:
+    """``hessian_params`` with lists as tuples (as JSON returns them), or a ValueError naming it."""
+    value = config.hessian_params
+
+    def block(spec: Any) -> str | tuple[str, ...]:
+        if isinstance(spec, str):
+            return spec
+        if isinstance(spec, (tuple, list)) and spec and all(isinstance(p, str) for p in spec):
+            return tuple(spec)
+        raise ValueError(f"hessian_params must be None, a glob pattern, a non-empty tuple of patterns or a dict "
+                         f"{{block name: pattern(s)}}, got {value!r}")
+
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if not value or not all(isinstance(name, str) and name for name in value):
+            raise ValueError(f"hessian_params: a dict of blocks needs at least one block and non-empty string "
+                             f"names, got {value!r}")
+        checked: Any = {name: block(spec) for name, spec in value.items()}
+    else:
+        checked = block(value)
+    directions = [p for p in config.probes if p in probes.DIRECTION_PROBES]
+    if directions:
+        raise ValueError(f"hessian_params={value!r} measures a block of parameters, but probes {directions} need "
+                         "the eigenvectors of every parameter; leave hessian_params=None with them")
+    return checked
 
 
 def _check_trace_options(config: RunConfig) -> None:
