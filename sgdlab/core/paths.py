@@ -8,13 +8,26 @@ from pathlib import Path
 _REPO = Path(__file__).resolve().parents[2]  # sgdlab/core/paths.py -> the checkout
 
 
+DATA_ENV = "SGDLAB_DATA"
+
+
 def data_dir() -> Path:
-    """Root of sgdlab's files: ``$SGDLAB_DATA``, else ``data/`` of this checkout, else ``~/.cache/sgdlab``."""
-    if "SGDLAB_DATA" in os.environ:
-        return Path(os.environ["SGDLAB_DATA"]).expanduser().resolve()
-    if (_REPO / "pyproject.toml").is_file():
-        return _REPO / "data"
-    return Path.home() / ".cache" / "sgdlab"
+    """Root of sgdlab's files: ``$SGDLAB_DATA``, else ``data/`` of this checkout, else ``~/.cache/sgdlab``.
+
+    A relative ``$SGDLAB_DATA`` is resolved against the current folder once, when first read here, and
+    the absolute path written back to the environment: the notebook kernels and worker processes started
+    afterwards (in other folders) inherit the same folder. An empty one is a ValueError.
+    """
+    if DATA_ENV not in os.environ:
+        return _REPO / "data" if (_REPO / "pyproject.toml").is_file() else Path.home() / ".cache" / "sgdlab"
+    value = os.environ[DATA_ENV]
+    if not value.strip():
+        raise ValueError(f"{DATA_ENV} is set but empty; set it to the folder for sgdlab's datasets, runs and "
+                         "reports, or unset it for the default")
+    path = Path(value).expanduser().resolve()
+    if not Path(value).is_absolute():
+        os.environ[DATA_ENV] = str(path)
+    return path
 
 
 def datasets_dir() -> Path:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sgdlab.core import paths
+
 _PACKAGE = Path(__file__).resolve().parent.parent  # the sgdlab package folder
 STATUS_FILE = "status.json"
 
@@ -100,6 +102,7 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
     shutil.rmtree(output_dir, ignore_errors=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     parameters = {**parameters, "output_dir": str(output_dir)}
+    paths.data_dir()  # a relative $SGDLAB_DATA made absolute in the environment the kernel inherits
     start, error = time.perf_counter(), None
     try:
         with _kernel_settings() as settings, quiet_papermill():

@@ -159,7 +159,7 @@ def _check_types(config: RunConfig) -> None:
     checks.choice("loss", config.loss, losses.LOSSES)
     checks.choice("dtype", config.dtype, DTYPES)
     checks.choice("bn_mode", config.bn_mode, curvature.BN_MODES)
-    checks.choice("device", config.device.split(":")[0], DEVICES)
+    _check_device(config.device)
     checks.choice("holdout", config.holdout, data.HOLDOUTS)
     if not isinstance(config.model_options, dict):
         raise ValueError(f"model_options must be a dict, got {config.model_options!r}")
@@ -191,6 +191,33 @@ def _check_types(config: RunConfig) -> None:
             raise ValueError(f"{name} must be None or an instance of {kind.__name__}, got {value!r}")
     if config.batch_size is None and config.batch_schedule is not None:
         raise ValueError("batch_size=None (full batch) and a batch_schedule exclude each other")
+    _check_limits(config)
+
+
+def _check_device(device: Any) -> None:
+    """``cpu``, ``cuda``, ``cuda:<index>`` or ``auto``."""
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'cpu', 'cuda', 'cuda:1' or 'auto', got {device!r}")
+    kind, colon, index = device.partition(":")
+    checks.choice("device", kind, DEVICES)
+    if colon and (kind != "cuda" or not index.isdigit()):
+        raise ValueError(f"device {device!r} is not a device: use 'cpu', 'cuda', 'cuda:<index>' (e.g. 'cuda:0') "
+                         "or 'auto'")
+
+
+_SEED_LIMIT = 2**63  # torch's generators take signed 64-bit seeds
+
+
+def _check_limits(config: RunConfig) -> None:
+    """What the run's numbers can hold: every learning rate in its dtype, the seed in torch's generators."""
+    largest = torch.finfo(DTYPES[config.dtype]).max
+    if config.lr > largest:
+        raise ValueError(f"lr {config.lr!r} is larger than the largest {config.dtype} ({largest:.4g})")
+    if config.lr_schedule is not None and config.lr_schedule.bounds()[1] > largest:
+        raise ValueError(f"lr_schedule reaches {config.lr_schedule.bounds()[1]!r}, larger than the largest "
+                         f"{config.dtype} ({largest:.4g})")
+    if config.seed >= _SEED_LIMIT:
+        raise ValueError(f"seed must be below 2**63 (torch's generators take 64-bit seeds), got {config.seed}")
 
 
 def _check_measurements(config: RunConfig) -> None:

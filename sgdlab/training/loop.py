@@ -121,7 +121,7 @@ def setup(config: RunConfig) -> RunState:
         corrupted=ds_data.corrupted[eval_subset.cpu()].to(device),
         test_set=(ds_data.test_set[0].to(device, dtype), ds_data.test_set[1].to(device)),
     )
-    ctx.state["initial_parameters"] = vectors.flat(list(model.parameters()))
+    ctx.state["initial_parameters"] = vectors.parameter_vector(model)  # the trainable ones, as probes read them
     setting = optim.Setting(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                             loss_fn=loss_fn, hessian_batches=ctx.hessian_batches, bn_mode=config.bn_mode,
                             eigen_tol=config.eigen_tol, lanczos_seed=seeds.stream(config.seed, "lanczos"))

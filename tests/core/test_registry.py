@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -99,6 +100,27 @@ def test_run_with_registered_dataset_and_model_end_to_end(registered):
     ds = sgdlab.run(config, cache=False)
     assert ds.sizes["eig"] == 2 and ds["lambda"].notnull().all()
     assert float(ds["train_loss"].isel(step=-1)) < float(ds["train_loss"].isel(step=0))
+
+
+def _half_frozen(input_shape, num_classes):
+    """Two linear layers, the first frozen (``requires_grad=False``)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, num_classes))
+    model[1].requires_grad_(False)
+    return model
+
+
+def test_distance_from_init_is_over_the_trainable_parameters_of_a_partly_frozen_model(registered):
+    models.register("half_frozen", _half_frozen, version="1")
+    try:
+        config = sgdlab.RunConfig(dataset="mine", model="half_frozen", epochs=2, batch_size=8, save_parameters=True,
+                                  probes=("losses", "distance_from_init"))
+        ds = sgdlab.run(config, cache=False)
+    finally:
+        models.unregister("half_frozen")
+    moved = ds["final_state"] - ds["initial_state"]  # every parameter; the frozen ones have not moved
+    assert float(abs(moved[:24]).max()) == 0.0 and float(abs(moved[24:]).max()) > 0  # 5·4 + 4 frozen first
+    assert float(ds["distance_from_init"][0]) == 0.0
+    np.testing.assert_allclose(float(ds["distance_from_init"][-1]), float(np.linalg.norm(moved)), rtol=1e-6)
 
 
 def test_registering_a_name_twice_needs_replace(registered):

@@ -38,6 +38,11 @@ from sgdlab.training.schedules import Triangular
         ({"augment": "yes"}, r"augment must be True or False, got 'yes'"),
         ({"threads": 0}, r"threads must be at least 1, got 0"),
         ({"batch_size": None, "batch_schedule": Triangular(32, 64, 1.0)}, r"batch_size=None \(full batch\) and a batch_schedule exclude each other"),
+        ({"lr": 1e308}, r"lr 1e\+308 is larger than the largest float32 \(3.403e\+38\)"),
+        ({"lr_schedule": Triangular(0.1, 1e39, 1.0)}, r"lr_schedule reaches 1e\+39, larger than the largest float32"),
+        ({"seed": 2**70}, r"seed must be below 2\*\*63 \(torch's generators take 64-bit seeds\), got 1180591620717411303424"),
+        ({"device": "cuda:abc"}, r"device 'cuda:abc' is not a device: use 'cpu', 'cuda', 'cuda:<index>'"),
+        ({"device": "cpu:x"}, r"device 'cpu:x' is not a device"),
     ],
 )
 def test_bad_fields_are_named_when_the_configuration_is_made(change, message):

@@ -118,6 +118,16 @@ def test_only_temporaries_of_dead_writers_on_this_host_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, elsewhere.name])
 
 
+def test_a_run_removes_the_temporaries_that_killed_runs_left(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    stale = folder / f".{run_cache.run_path(TINY, folder).name}.{socket.gethostname()}.{dead.stdout.strip()}.ab12.tmp"
+    stale.write_bytes(b"half a run")
+    sgdlab.run(TINY, cache=folder, progress=False)
+    assert [p.name for p in folder.iterdir()] == [run_cache.run_path(TINY, folder).name]
+
+
 def truncated(data: bytes) -> bytes:
     return data[: len(data) // 2]
 
