@@ -10,11 +10,14 @@ Everything runs in this one process, on the same models, data, parameters and de
 3. tracking along a replayed training trajectory: products per measurement and eigenvalue error
    of each warm start against a tight reference at every measurement;
 4. the overhead of tracking λ₁…λ₅ every epoch over bare training in the quick profile;
-5. the targets, each with its measured value and whether it is met.
+5. the cost of one product of a parameter block's Hessian (the first and the last layer) and of the
+   generalised Gauss–Newton matrix, relative to one product of the full Hessian;
+6. the targets, each with its measured value and whether it is met.
 
     python benchmarks/curvature.py                  # CPU, every core
     python benchmarks/curvature.py --device cuda    # the paper's sizes (2,560 images per case)
     python benchmarks/curvature.py --sections hvp_cost replay   # some sections only
+    python benchmarks/curvature.py --sections blocks --cases mlp cnn   # block and Gauss–Newton products
 
 On CUDA, times come from CUDA events, memory from the caching allocator, and a Lanczos run is
 checked for host synchronisation between convergence checks (``torch.cuda.set_sync_debug_mode``).
@@ -25,16 +28,19 @@ tables and the targets and writes them as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import ctypes
 import dataclasses
 import importlib
+import importlib.util
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +54,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import sgdlab
 from sgdlab import RunConfig, curvature
+from sgdlab.curvature.krylov import Krylov
 from sgdlab.task import models
 from sgdlab.training.loop import train_uncached
 
@@ -56,7 +63,7 @@ TARGET_ERROR = 1e-4
 SGD_LR = 0.05
 REFERENCE_TOL = 1e-10
 REPLAY_REFERENCE_TOL = 1e-6
-SECTIONS = ("top_eigen", "hvp_cost", "replay", "tracking")
+SECTIONS = ("top_eigen", "hvp_cost", "replay", "tracking", "blocks")
 TARGETS = {"peer_ratio": 1.5, "hvp_ratio": 2.0, "products_per_measurement": 8.0, "replay_error": 1e-4,
            "overhead_fraction_of_before": 1 / 3}
 OVERHEAD_BEFORE = 2.82  # the quick profile's tracking overhead when the targets were set (282%)
@@ -298,6 +305,16 @@ def _proc_status(key: str) -> int:
     raise KeyError(key)
 
 
+PEER_MODULES = {"PyHessian": "pyhessian", "hessian-eigenthings": "hessian_eigenthings",
+                "curvlinops+eigsh": "curvlinops"}
+
+
+def _installed(method: Method) -> bool:
+    """Whether a peer's package (the ``bench`` extra) can be imported; sgdlab's methods always can."""
+    module = PEER_MODULES.get(method.name)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
 def top_eigen_table(case: Case, meter: Meter, repeats: int) -> list[dict[str, Any]]:
     """Tune every method on its ladder, then time the chosen settings in interleaved rounds."""
     rows = []
@@ -305,6 +322,10 @@ def top_eigen_table(case: Case, meter: Meter, repeats: int) -> list[dict[str, An
         row: dict[str, Any] = {"case": case.name, "method": method.name, "product": method.product,
                                "setting_name": method.setting_name, "reached": False, "times_s": []}
         tried = []
+        if not _installed(method):
+            rows.append(row | {"installed": False, "ladder": [], "setting": None, "error": float("nan"),
+                               "products": 0})
+            continue
         for ladder in method.ladders:
             for setting in ladder:
                 (values, products), seconds, peak = meter(lambda: method.run(case, setting))
@@ -371,6 +392,36 @@ def hvp_cost_table(case: Case, rounds: int) -> dict[str, Any]:
     single = {name: r for name, r in ratios.items() if name != BATCHED}
     return {"case": case.name, "gradient_ms": 1e3 * statistics.median(times["gradient"][1:]),
             "ratio_to_gradient": ratios, "cheapest": min(single, key=single.get)}
+
+
+def _layer_prefixes(model: nn.Module) -> tuple[str, str]:
+    """The module names of the first and the last layer holding parameters (``"0"``, ``"4"`` ...)."""
+    names = [name.rsplit(".", 1)[0] for name, p in model.named_parameters() if p.requires_grad]
+    return names[0], names[-1]
+
+
+def block_cost_table(case: Case, rounds: int) -> dict[str, Any]:
+    """Median over interleaved rounds of one product's time, per operator, divided by one product of the
+    full Hessian (graph reuse for all); each operator's size in parameters."""
+    first, last = _layer_prefixes(case.model)
+    generator = torch.Generator().manual_seed(6)
+    with contextlib.ExitStack() as stack:
+        ops = {"full Hessian": stack.enter_context(curvature.hessian(case.model, case.batches)),
+               f"block: first layer ({first}.*)": stack.enter_context(
+                   curvature.hessian(case.model, case.batches, params=f"{first}.*")),
+               f"block: last layer ({last}.*)": stack.enter_context(
+                   curvature.hessian(case.model, case.batches, params=f"{last}.*")),
+               "Gauss-Newton (GGN)": stack.enter_context(curvature.gauss_newton(case.model, case.batches))}
+        vectors = {name: torch.randn(op.dim, generator=generator).to(case.x) for name, op in ops.items()}
+        times: dict[str, list[float]] = {name: [] for name in ops}
+        for _ in range(rounds + 1):  # the first round warms up
+            for name, op in ops.items():
+                times[name].append(timed(lambda op=op, v=vectors[name]: op.matvec(v), case.x.device))
+    full = times["full Hessian"][1:]
+    return {"case": case.name, "full_ms": 1e3 * statistics.median(full),
+            "rows": [{"operator": name, "parameters": ops[name].dim, "ms": 1e3 * statistics.median(t[1:]),
+                      "ratio_to_full": statistics.median(a / b for a, b in zip(t[1:], full))}
+                     for name, t in times.items()]}
 
 
 @dataclass
@@ -471,25 +522,27 @@ def stale_residual_ratio(traj: Trajectory, warm: Tensor) -> float:
     return float(eig.residuals.max() / (traj.config.eigen_tol * eig.values.abs().max()))
 
 
-def sync_check(case: Case) -> dict[str, Any]:
-    """Lanczos steps between two convergence checks under ``torch.cuda.set_sync_debug_mode("error")``:
-    any host synchronisation in a product or the reorthogonalisation raises."""
+def sync_check(case: Case, steps: int = 10) -> dict[str, Any]:
+    """Host synchronisations in ``steps`` Lanczos steps between two convergence checks, counted by
+    ``torch.cuda.set_sync_debug_mode("warn")`` (one warning per synchronisation in a product or the
+    reorthogonalisation)."""
     with curvature.hessian(case.model, case.batches) as H:
         generator = torch.Generator(device=H.device).manual_seed(0)
         v0 = torch.randn(H.dim, generator=generator, device=H.device, dtype=H.dtype)
-        krylov = curvature._Krylov(H, v0, 20, generator)
+        krylov = Krylov(H, v0, 2 * steps, generator)
         krylov.step()  # first use: lazy initialisation may synchronise
         torch.cuda.synchronize()
-        torch.cuda.set_sync_debug_mode("error")
+        torch.cuda.set_sync_debug_mode("warn")
         try:
-            for _ in range(10):
-                krylov.step()
-            error = None
-        except RuntimeError as exc:
-            error = str(exc).splitlines()[0]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                for _ in range(steps):
+                    krylov.step()
         finally:
             torch.cuda.set_sync_debug_mode(0)
-    return {"case": case.name, "steps": 10, "synchronisation_free": error is None, "error": error}
+    syncs = [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
+    return {"case": case.name, "steps": steps, "syncs_per_step": len(syncs) / steps,
+            "synchronisation_free": not syncs, "error": syncs[0] if syncs else None}
 
 
 TRACKING_MODELS = ("mlp", "cnn")
@@ -585,7 +638,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                             row["overhead"] <= limit))
     for row in report.get("sync_check", []):
         rows.append(_target(f"{row['case']}: no host synchronisation between convergence checks",
-                            row["error"] or "none", row["synchronisation_free"]))
+                            f"{row['syncs_per_step']:g} per step" + (f" ({row['error']})" if row["error"] else ""),
+                            row["synchronisation_free"]))
     return rows
 
 
@@ -605,6 +659,9 @@ def format_tables(report: dict[str, Any]) -> str:
                 lines.append(f"| {row['case']} | {row['method']} | {row['product']} | {row['setting_name']}="
                              f"{_setting(row['setting'])} | {row['time_s']:.3f} | {row['products']} | "
                              f"{row['error']:.1e} | {row['peak_mib']:.0f} | {row['ratio_to_sgdlab']:.2f} |")
+            elif not row.get("installed", True):
+                lines.append(f"| {row['case']} | {row['method']} | {row['product']} | not installed (pip install "
+                             "-e .[bench]) | – | – | – | – | – |")
             else:
                 lines.append(f"| {row['case']} | {row['method']} | {row['product']} | not reached (best "
                              f"{row['error']:.1e} at {row['setting_name']}={_setting(row['setting'])}) | – | "
@@ -636,6 +693,13 @@ def format_tables(report: dict[str, Any]) -> str:
                          f"{t['epochs']} | {t['bare_s']:.2f} | {t['tracked_s']:.2f} | {100 * t['overhead']:.0f}% | "
                          f"{t['products_per_measurement']:.1f} |")
         lines.append("")
+    if "blocks" in report:
+        lines += [f"## One product of a block's Hessian and of the Gauss–Newton matrix / one product of the full "
+                  f"Hessian (graph reuse, median of {5 * report['repeats']} interleaved rounds)", ""]
+        lines += _markdown(["case", "operator", "parameters", "time per product (ms)", "/ full Hessian product"],
+                           [[t["case"], r["operator"], f"{r['parameters']:,}", f"{r['ms']:.2f}",
+                             f"{r['ratio_to_full']:.2f}"] for t in report["blocks"] for r in t["rows"]],
+                           right_from=2) + [""]
     lines += ["## Targets", ""]
     lines += _markdown(["target", "measured", "met"], [[t["target"], t["measured"], "met" if t["met"] else "not met"]
                                                        for t in report["targets"]], right_from=3)
@@ -646,6 +710,38 @@ def _setting(setting: Any) -> str:
     if isinstance(setting, tuple):
         return "(" + ", ".join(_setting(s) for s in setting) + ")"
     return f"{setting:.0e}" if isinstance(setting, float) else str(setting)
+
+
+def case_sections(report: dict[str, Any], sections: list[str], args: argparse.Namespace,
+                  device: torch.device) -> None:
+    """The sections on the cases (top-k, products, blocks; on CUDA the synchronisation count), into ``report``."""
+    gpu = device.type == "cuda"
+    cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16),
+                       args.cases)
+    if gpu:
+        report["sync_check"] = [sync_check(case) for case in cases]
+    if "top_eigen" in sections:
+        report["cases"], report["top_eigen"] = [], []
+        meter = Meter(device)
+        for case in cases:
+            prepare(case)
+            print(f"{case.name}: {case.description}; {case.n_params:,} parameters; reference "
+                  f"{np.array2string(case.reference, precision=5)} ({case.reference_products} float64 products)",
+                  flush=True)
+            report["cases"].append({"name": case.name, "description": case.description,
+                                    "parameters": case.n_params, "reference": case.reference.tolist(),
+                                    "reference_products": case.reference_products})
+            report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
+    if "hvp_cost" in sections:
+        report["hvp_cost"] = []
+        for case in cases:
+            log(f"products: {case.name}")
+            report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
+    if "blocks" in sections:
+        report["blocks"] = []
+        for case in cases:
+            log(f"blocks: {case.name}")
+            report["blocks"].append(block_cost_table(case, rounds=5 * args.repeats))
 
 
 def main() -> None:
@@ -662,7 +758,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/<device>[-<sections>].json)")
     args = parser.parse_args()
     device = torch.device(args.device)
-    gpu = device.type == "cuda"
     torch.set_num_threads(args.threads)
     sections = [name for name in SECTIONS if name in args.sections]
     suffix = "" if len(sections) == len(SECTIONS) else "-" + "+".join(sections)
@@ -670,28 +765,8 @@ def main() -> None:
 
     report: dict[str, Any] = {"command": "python benchmarks/curvature.py " + " ".join(sys.argv[1:]),
                               "machine": machine(device, args.threads), "repeats": args.repeats}
-    if {"top_eigen", "hvp_cost"} & set(sections):
-        cases = make_cases(device, args.cnn_images or (2560 if gpu else 32), args.bn_images or (2560 if gpu else 16),
-                           args.cases)
-        if gpu:
-            report["sync_check"] = [sync_check(case) for case in cases]
-        if "top_eigen" in sections:
-            report["cases"], report["top_eigen"] = [], []
-            meter = Meter(device)
-            for case in cases:
-                prepare(case)
-                print(f"{case.name}: {case.description}; {case.n_params:,} parameters; reference "
-                      f"{np.array2string(case.reference, precision=5)} ({case.reference_products} float64 products)",
-                      flush=True)
-                report["cases"].append({"name": case.name, "description": case.description,
-                                        "parameters": case.n_params, "reference": case.reference.tolist(),
-                                        "reference_products": case.reference_products})
-                report["top_eigen"] += top_eigen_table(case, meter, args.repeats)
-        if "hvp_cost" in sections:
-            report["hvp_cost"] = []
-            for case in cases:
-                log(f"products: {case.name}")
-                report["hvp_cost"].append(hvp_cost_table(case, rounds=5 * args.repeats))
+    if {"top_eigen", "hvp_cost", "blocks"} & set(sections):
+        case_sections(report, sections, args, device)
     if "replay" in sections:
         report["replay"] = []
         for name, config in TRAJECTORIES.items():

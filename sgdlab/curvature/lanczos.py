@@ -142,6 +142,21 @@ def _track(op: LinearOperator, k: int, tol: float, budget: int, warm: Tensor,
             return Eigen(theta[top], X.T, residuals, space.products, converged)
 
 
+def _check_k_and_tol(op: LinearOperator, k: int, tol: float) -> None:
+    """ValueError naming ``k`` or ``tol`` when out of range; a warning when ``k`` is in the thousands."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ValueError(f"k must be an integer, got {k!r}")
+    if not 1 <= k <= op.dim:
+        raise ValueError(f"k must be between 1 and the number of parameters ({op.dim}), got {k}")
+    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    if k > LARGE_K:
+        warnings.warn(f"k={k}: Lanczos keeps at least k vectors, reorthogonalises each new one against all of "
+                      "them and solves a tridiagonal eigenproblem of their size at each check, so its cost grows "
+                      "as about k⁴ beyond the k products: thousands of eigenpairs take hours on a CPU. Ask for fewer "
+                      "eigenpairs, or use spectral_density for the bulk of the spectrum", stacklevel=3)
+
+
 def top_eigen(
     op: LinearOperator,
     k: int = 5,
@@ -173,17 +188,7 @@ def top_eigen(
     orthogonal to the top eigenvectors passes the residual test with wrong eigenpairs: no residual
     test can tell, so pass vectors measured on a nearby operator.
     """
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    if not 1 <= k <= op.dim:
-        raise ValueError(f"k must be between 1 and the number of parameters ({op.dim}), got {k}")
-    if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
-    if k > LARGE_K:
-        warnings.warn(f"k={k}: Lanczos keeps at least k vectors, reorthogonalises each new one against all of "
-                      "them and solves a tridiagonal eigenproblem of their size at each check, so its cost grows "
-                      "as about k⁴ beyond the k products: thousands of eigenpairs take hours on a CPU. Ask for fewer "
-                      "eigenpairs, or use spectral_density for the bulk of the spectrum", stacklevel=2)
+    _check_k_and_tol(op, k, tol)
     if check_every is None:
         check_every = 1 if op.device.type == "cpu" else 5
     if check_every < 1:
