@@ -182,11 +182,10 @@ def top_eigen(
     its columns and their ``m`` products, then one product per step on the residual of the worst
     Ritz pair, until the same residual test passes; when that has not happened within
     :func:`tracking_budget` products, the subspace has rotated away and Lanczos restarts cold
-    (``n_products`` counts both).
-    Along MNIST-1D training the subspace path needs more products than the sum (see
-    ``benchmarks/README.md``), hence the default. A warm basis spanning an invariant subspace
-    orthogonal to the top eigenvectors passes the residual test with wrong eigenpairs: no residual
-    test can tell, so pass vectors measured on a nearby operator.
+    (``n_products`` counts both). Along MNIST-1D training the subspace path needs more products than
+    the sum (see ``benchmarks/README.md``), hence the default. A warm basis spanning an invariant
+    subspace orthogonal to the top eigenvectors passes the residual test with wrong eigenpairs: no
+    residual test can tell, so pass vectors measured on a nearby operator.
     """
     _check_k_and_tol(op, k, tol)
     if check_every is None:
