@@ -13,6 +13,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
@@ -27,8 +29,23 @@ class DamagedFile(ValueError):
 
 def to_bytes(ds: xr.Dataset) -> bytes:
     """``ds`` as netCDF-4 (h5netcdf) bytes followed by the checksum trailer."""
-    body = bytes(ds.to_netcdf(engine="h5netcdf"))
+    with _local_lock():
+        body = bytes(ds.to_netcdf(engine="h5netcdf"))
     return body + _MARK + hashlib.sha256(body).hexdigest().encode() + b"\n"
+
+
+@contextmanager
+def _local_lock() -> Iterator[None]:
+    """Inside a dask.distributed worker, xarray locks a write with a cluster-wide lock named after its
+    target, which fails for an in-memory buffer; the bytes are this process's own, so a local lock is
+    the right one (dask's synchronous scheduler gives it)."""
+    try:
+        import dask
+    except ImportError:
+        yield
+        return
+    with dask.config.set(scheduler="synchronous"):
+        yield
 
 
 def from_bytes(raw: bytes, name: str | Path) -> xr.Dataset:
