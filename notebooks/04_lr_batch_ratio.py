@@ -19,7 +19,7 @@ grid_dataset = None  # None: the profile's dataset of the B1 grid
 grid_model = None  # None: the profile's model of the B1 grid
 learning_rates = None  # None: the profile's η grid (B1)
 batch_sizes = None  # None: the profile's S grid (B1)
-base_lr = None  # η₀ of the family η = η₀β, S = S₀β (B2, B3)
+base_lr = None  # η₀ of the family (η₀β, S₀β) of B2 and B3
 base_batch_size = None  # S₀
 betas = None  # the family's β (must include 1, the reference)
 train_sizes = None  # training set sizes of the family (None: the whole set)

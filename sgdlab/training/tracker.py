@@ -170,6 +170,7 @@ def probes_context(model: nn.Module, config: RunConfig, data: tuple[Tensor, Tens
 def _batches_context(model: nn.Module, config: RunConfig, batches: list[Any], forward: Forward) -> ProbeContext:
     """A probe context whose Hessian batches are read by ``forward``; its (x, y) sets are empty, since
     only the probes of :data:`BATCH_PROBES`, which never read them, are allowed."""
-    empty = (torch.empty(0), torch.empty(0, dtype=torch.long))
+    device = next(p for p in model.parameters()).device
+    empty = (torch.empty(0, device=device), torch.empty(0, dtype=torch.long, device=device))
     return ProbeContext(model=model, config=config, loss_fn=losses.get(config.loss), train=empty, test=empty,
                                hessian_batches=batches, forward=forward)

@@ -184,11 +184,11 @@ def test_the_recomputing_hessian_path_gives_the_same_numbers_and_is_chosen_when_
 
     real, calls = curvature.hessian, []
 
-    def short_of_memory(model, batches, loss_fn, *, reuse_graph=True, bn_mode="eval"):
+    def short_of_memory(model, batches, loss_fn, *, reuse_graph=True, **options):
         calls.append(reuse_graph)
         if reuse_graph:
             raise torch.OutOfMemoryError("no room for the retained graph")
-        return real(model, batches, loss_fn, reuse_graph=reuse_graph, bn_mode=bn_mode)
+        return real(model, batches, loss_fn, reuse_graph=reuse_graph, **options)
 
     monkeypatch.setattr(curvature, "hessian", short_of_memory)
     fallback = run(TINY, cache=False, progress=False)
