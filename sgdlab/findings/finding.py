@@ -91,7 +91,7 @@ class Finding:
         for key in ("seed", "device"):
             if key in parameters:
                 run_fields[key] = parameters[key]
-        out = profiles.output_path(parameters.get("output_dir", ""), name)
+        out = profiles.output_path(parameters.get("output_dir", ""), name, is_smoke)
         if cites:
             (out / citations.FILE).write_text(citations.bibtex(tuple(cites)))
         return cls(name, profile, SimpleNamespace(profile=profile, **chosen), parameters, out, is_smoke, run_fields)

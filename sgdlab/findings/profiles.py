@@ -18,13 +18,15 @@ def check(profile: str) -> None:
 OWNER_FILE = ".sgdlab-notebook"
 
 
-def output_path(output_dir: str, notebook: str) -> Path:
-    """``output_dir`` if given, else ``data/results/<notebook>``; created if missing and marked as
-    ``notebook``'s (its ``claims.json``, figures and results have fixed names).
+def output_path(output_dir: str, notebook: str, smoke: bool = False) -> Path:
+    """``output_dir`` if given, else ``data/results/<notebook>`` (``data/results-smoke/<notebook>`` for a
+    smoke run, so it never overwrites real results); created if missing and marked as ``notebook``'s (its
+    ``claims.json``, figures and results have fixed names).
 
     Raises ValueError when the folder already holds another notebook's results.
     """
-    path = (Path(output_dir) if output_dir else paths.data_dir() / "results" / notebook).resolve()
+    default = paths.data_dir() / ("results-smoke" if smoke else "results") / notebook
+    path = (Path(output_dir) if output_dir else default).resolve()
     owner = path / OWNER_FILE
     if owner.is_file() and owner.read_text().strip() != notebook:
         raise ValueError(f"output_dir {path} holds the results of {owner.read_text().strip()}; "

@@ -35,6 +35,7 @@ def test_settings_come_from_the_profile_and_parameters_override_them():
     config = finding.config(lr=0.3)
     assert (config.epochs, config.hessian_size, config.top_k, config.seed, config.lr) == (5, 500, 3, 2, 0.3)
     assert finding.out == paths.data_dir() / "results" / "00_test"
+    assert open_finding(smoke=True).out == paths.data_dir() / "results-smoke" / "00_test"  # never the real results
     assert open_finding("paper").config().holdout == "validation"
 
 

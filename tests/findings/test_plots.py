@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,3 +44,46 @@ def test_sidecar_records_caption_and_provenance(tmp_path):
     assert sidecar["png"] == "figure.png" and sidecar["pdf"] == "figure.pdf"
     assert sidecar["git_commit"] and sidecar["sgdlab"]
     assert json.loads((tmp_path / "untitled.figure.json").read_text())["caption"] == "sharpness"  # the title
+
+
+def test_no_local_path_in_any_saved_file(tmp_path):
+    out = tmp_path / "a-local-output-folder"
+    fig = draw()
+    plots.save(fig, "figure", out, "00_test", {"seed": 0, "output_dir": str(out)})
+    plt.close(fig)
+    for file in out.iterdir():
+        assert b"a-local-output-folder" not in file.read_bytes(), file.name
+
+
+def test_figures_are_drawn_at_print_width():
+    plots.use_style()
+    for width, inches in (("column", plots.COLUMN), ("page", plots.PAGE)):
+        fig, axes = plots.figure(2, 3, width=width, aspect=0.5)
+        assert axes.shape == (2, 3)
+        assert tuple(fig.get_size_inches()) == (inches, inches / 3 * 0.5 * 2)
+        plt.close(fig)
+    with pytest.raises(ValueError, match="width"):
+        plots.figure(width="poster")
+
+
+def test_continuous_key_colours_each_value_on_its_scale():
+    plots.use_style()
+    fig, ax = plots.figure(width="column")
+    colours = plots.continuous_key(fig, ax, [0.01, 0.1, 1.0], r"learning rate $\eta$")
+    bar = fig.axes[-1]
+    assert len(fig.axes) == 2 and bar.get_ylabel() == r"learning rate $\eta$"
+    assert len(colours) == 3 and len(set(colours)) == 3
+    # a log scale: 0.1 sits half-way between 0.01 and 1 in colour, as viridis's middle
+    assert colours[1] == pytest.approx(matplotlib.colormaps["viridis"](0.5), abs=0.01)
+    plt.close(fig)
+
+
+def test_curves_label_axes_in_words():
+    import numpy as np
+    import xarray as xr
+    plots.use_style()
+    ds = xr.Dataset({"train_loss": (("lr", "epoch"), np.ones((2, 3)))}, coords={"lr": [0.1, 0.2], "epoch": [0, 1, 2]})
+    fig, ax = plots.figure(width="column")
+    plots.curves(ax, ds, "train_loss", "lr", label=r"$\eta$", colors=["k", "r"])
+    assert ax.get_ylabel() == "training loss" and ax.get_legend() is None
+    plt.close(fig)
