@@ -133,3 +133,43 @@ def curves(ax: plt.Axes, ds, var: str, over: str, *, eig: int | None = None, lab
     ax.set_ylabel(label_of(var, eig))
     if colors is None:
         ax.legend(frameon=False)
+
+
+DISTINCT_ORDER = (0, 1, 2, 4, 9, 7, 3, 8, 5, 6)
+"""The colour-blind palette reordered so that the first colours differ most (its orange and vermillion apart)."""
+
+
+def distinct_colours(n: int) -> list[tuple[float, float, float]]:
+    """``n`` colours told apart in print and by colour-blind readers: seaborn's colour-blind palette
+    (10 colours), then ``tab20`` beyond it, for discrete keys (methods, settings) drawn together."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    colorblind = sns.color_palette("colorblind", 10)
+    palette = [colorblind[i] for i in DISTINCT_ORDER]
+    return (palette + sns.color_palette("tab20", 20))[:n] if n > 10 else palette[:n]
+
+
+def sharpness_at_edge(ax: plt.Axes, steps: Sequence[float], sharpness: Sequence[float], lr: float,
+                      color, *, label: str | None = None) -> None:
+    """λ₁ against the step (dots joined by a line, labelled ``label``) and its edge of stability
+    :math:`2/\\eta` as a dashed line of the same colour."""
+    ax.plot(steps, sharpness, color=color, marker=".", markersize=3, lw=0.8, label=label)
+    ax.axhline(2 / lr, color=color, ls="--", lw=0.9)
+
+
+def plain_log(ax: plt.Axes, axis: str = "y") -> None:
+    """A logarithmic ``axis`` ("x" or "y") with ticks as plain numbers (0.3, not :math:`3\\times10^{-1}`);
+    the minor ticks are labelled only where the axis spans less than two decades."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    getattr(ax, f"set_{axis}scale")("log")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(_PlainLogFormatter(labelOnlyBase=False))
+    target.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
+class _PlainLogFormatter(mpl.ticker.LogFormatter):
+    """Matplotlib's choice of which log ticks to label, each written as ``%g``."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"

@@ -87,3 +87,34 @@ def test_curves_label_axes_in_words():
     plots.curves(ax, ds, "train_loss", "lr", label=r"$\eta$", colors=["k", "r"])
     assert ax.get_ylabel() == "training loss" and ax.get_legend() is None
     plt.close(fig)
+
+
+def test_distinct_colours_differ_and_refuse_none():
+    colours = plots.distinct_colours(12)
+    assert len(colours) == 12 and len(set(colours)) == 12
+    assert plots.distinct_colours(3) == colours[:3]
+    with pytest.raises(ValueError, match="n must"):
+        plots.distinct_colours(0)
+
+
+def test_sharpness_at_edge_draws_the_edge_at_two_over_eta():
+    plots.use_style()
+    fig, ax = plots.figure(width="column")
+    plots.sharpness_at_edge(ax, [0, 10, 20], [1.0, 3.0, 4.1], 0.5, "C0", label="x")
+    curve, edge = ax.get_lines()
+    assert list(curve.get_ydata()) == [1.0, 3.0, 4.1]
+    assert list(edge.get_ydata()) == [4.0, 4.0] and edge.get_linestyle() == "--"
+    plt.close(fig)
+
+
+def test_plain_log_writes_ticks_as_plain_numbers():
+    plots.use_style()
+    fig, ax = plots.figure(width="column")
+    ax.plot([1, 2], [0.2, 0.6])
+    plots.plain_log(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert ax.get_yscale() == "log" and "0.3" in labels and not any("e" in s or "times" in s for s in labels)
+    with pytest.raises(ValueError, match="axis"):
+        plots.plain_log(ax, "z")
+    plt.close(fig)
