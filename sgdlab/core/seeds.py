@@ -7,9 +7,21 @@ a new consumer of randomness never shifts the numbers that another one draws.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 import torch
+
+from sgdlab.core import checks
+
+LIMIT = 2**63  # torch's generators take signed 64-bit seeds
+
+
+def check(seed: Any) -> None:
+    """ValueError naming the seed unless it is an integer in ``[0, 2**63)``."""
+    checks.integer("seed", seed, low=0)
+    if seed >= LIMIT:
+        raise ValueError(f"seed must be below 2**63 (torch's generators take 64-bit seeds), got {seed}")
 
 
 def stream(seed: int, name: str, *extra: int) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sgdlab.core import atomic
+from sgdlab.core import atomic, seeds
 from sgdlab.core.checks import is_int
 from sgdlab.core.paths import datasets_dir
 from sgdlab.core.registry import Registry
@@ -268,6 +268,7 @@ def _check_arguments(train_size: int | None, label_noise: float, holdout: str, s
         raise ValueError(f"train_size must be None or a positive integer; got {train_size!r}")
     if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    seeds.check(seed)
 
 
 

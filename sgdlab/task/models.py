@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sgdlab.core import seeds
 from sgdlab.core.checks import is_int
 from sgdlab.core.registry import Registry
 
@@ -54,6 +55,7 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, *, seed: in
     keyword arguments of its builder.
     """
     registered = _USER.get(name)  # ValueError for an unknown name; None for a built-in one
+    seeds.check(seed)
     if registered is not None:
         return _build_registered(name, registered, input_shape, num_classes, seed, options)
     spec = _REGISTRY[name]

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from sgdlab import curvature, optim
-from sgdlab.core import checks
+from sgdlab.core import checks, seeds
 from sgdlab.measure import probes, traces
 from sgdlab.task import data, losses, models
 from sgdlab.training import schedules
@@ -148,6 +148,9 @@ def validate(config: RunConfig, n_train: int | None = None, n_params: int | None
     if n_train is not None:
         _check_sizes(config, n_train)
     if n_params is not None:
+        if n_params == 0:
+            raise ValueError(f"model {config.model!r} has no trainable parameters (none requires gradients): "
+                             "there is nothing to train or measure")
         if "eigen" in config.probes and not config.top_k <= n_params:
             raise ValueError(f"top_k must be between 1 and the number of parameters ({n_params}), got {config.top_k}")
         config.optimizer.check(n_params)
@@ -205,9 +208,6 @@ def _check_device(device: Any) -> None:
                          "or 'auto'")
 
 
-_SEED_LIMIT = 2**63  # torch's generators take signed 64-bit seeds
-
-
 def _check_limits(config: RunConfig) -> None:
     """What the run's numbers can hold: every learning rate in its dtype, the seed in torch's generators."""
     largest = torch.finfo(DTYPES[config.dtype]).max
@@ -216,8 +216,7 @@ def _check_limits(config: RunConfig) -> None:
     if config.lr_schedule is not None and config.lr_schedule.bounds()[1] > largest:
         raise ValueError(f"lr_schedule reaches {config.lr_schedule.bounds()[1]!r}, larger than the largest "
                          f"{config.dtype} ({largest:.4g})")
-    if config.seed >= _SEED_LIMIT:
-        raise ValueError(f"seed must be below 2**63 (torch's generators take 64-bit seeds), got {config.seed}")
+    seeds.check(config.seed)
 
 
 def _check_measurements(config: RunConfig) -> None:

@@ -98,7 +98,8 @@ def setup(config: RunConfig) -> RunState:
                          "use device='auto' (a GPU where there is one) or 'cpu'")
     ds_data, model = prepare(config)
     n_train = len(ds_data.y_train)
-    configuration.validate(config, n_train=n_train, n_params=sum(p.numel() for p in model.parameters()))
+    configuration.validate(config, n_train=n_train,
+                           n_params=sum(p.numel() for p in model.parameters() if p.requires_grad))
     layout = clock_of(config, n_train)
     probe_steps = {name: set(steps_of(config, name, layout, probe=True)) for name in config.probes}
     for name in (p for p in config.probes if p in probes.DIRECTION_PROBES):

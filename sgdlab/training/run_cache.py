@@ -189,12 +189,17 @@ _PLANNED_COUNT = itertools.count()
 @contextmanager
 def planned(folder: Path, hashes: Sequence[str]) -> Iterator[None]:
     """Announce, while a grid computes them, the runs it will add to the cache ``folder`` (a small
-    ``.planned.<host>.<pid>.<n>.tmp`` file), so a watcher in another process knows the total."""
+    ``.planned.<host>.<pid>.<n>.tmp`` file), so a watcher in another process knows the total. A failed
+    write (a full disk) announces nothing: the runs are computed all the same."""
     if not hashes:
         yield
         return
     path = folder / f".planned.{socket.gethostname()}.{os.getpid()}.{next(_PLANNED_COUNT)}.tmp"
-    atomic.write(path, lambda tmp: Path(tmp).write_text(json.dumps(list(hashes))))
+    try:
+        atomic.write(path, lambda tmp: Path(tmp).write_text(json.dumps(list(hashes))))
+    except OSError:
+        yield
+        return
     try:
         yield
     finally:

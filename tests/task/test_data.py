@@ -173,6 +173,8 @@ def test_augment_rejects_non_images():
         (dict(train_size=4001), r"train_size must be in 1\.\.4000"),
         (dict(train_size=3601, holdout="validation"), r"train_size must be in 1\.\.3600"),
         (dict(seed=-1), "seed must be a non-negative integer"),
+        (dict(seed=2**63), r"seed must be below 2\*\*63"),
+        (dict(seed=2**70), r"seed must be below 2\*\*63"),
     ],
 )
 def test_bad_input_raises_value_error(root, kwargs, match):

@@ -126,6 +126,12 @@ def test_bad_input_raises_value_error(name, shape, options, match):
         build(name, shape, 10, **options)
 
 
+@pytest.mark.parametrize("seed", [2**63, 2**70])
+def test_a_seed_beyond_64_bits_is_named(seed):
+    with pytest.raises(ValueError, match=r"seed must be below 2\*\*63"):
+        build("mlp", MNIST1D, 10, seed=seed)
+
+
 def test_bad_num_classes():
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
         build("mlp", MNIST1D, 0)

@@ -118,6 +118,18 @@ def test_bad_configuration_is_rejected_before_training(change, message, monkeypa
         run(dataclasses.replace(TINY, **change), cache=False, progress=False)
 
 
+def test_a_model_without_trainable_parameters_is_named_before_training():
+    from sgdlab.task import models
+
+    models.register("all_frozen", lambda shape, classes: torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(40, classes)).requires_grad_(False), version="1")
+    try:
+        with pytest.raises(ValueError, match="model 'all_frozen' has no trainable parameters"):
+            run(dataclasses.replace(TINY, model="all_frozen", model_options={}), cache=False, progress=False)
+    finally:
+        models.unregister("all_frozen")
+
+
 def test_float64_runs_match_float32_closely():
     ds32 = run(TINY, cache=False, progress=False)
     ds64 = run(dataclasses.replace(TINY, dtype="float64"), cache=False, progress=False)

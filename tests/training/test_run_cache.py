@@ -241,6 +241,17 @@ def test_a_full_disk_returns_the_run_with_one_warning_and_leaves_the_cache_as_it
     xr.testing.assert_identical(ds.drop_attrs(), sgdlab.run(TINY, cache=folder, progress=False).drop_attrs())
 
 
+def test_a_grid_on_a_disk_that_fills_after_the_check_computes_every_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("SGDLAB_DATA", str(tmp_path))
+    configs = [TINY, dataclasses.replace(TINY, seed=1)]
+    full_disk(monkeypatch)
+    monkeypatch.setattr(Path, "write_text", lambda self, *a, **k: Path.write_bytes(self, b"announcement"))
+    with pytest.warns(RuntimeWarning, match="run not cached"):
+        ds = run_grid(configs, jobs=1, progress=False)
+    assert [d.attrs["config_hash"] for d in ds] == [run_cache.run_path(c).stem for c in configs]
+    assert list((tmp_path / "runs").iterdir()) == []  # no announcement, no partial file
+
+
 def test_a_failed_write_leaves_the_earlier_file_intact(monkeypatch, tmp_path):
     path = tmp_path / "run.nc"
     old = xr.Dataset({"v": ("x", np.arange(3.0))})
