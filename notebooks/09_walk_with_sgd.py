@@ -5,7 +5,7 @@
 #
 # **C1.** In the paper's words (abstract, v4): "the loss interpolation between parameters before and after each training iteration's update is roughly convex with a minimum (*valley floor*) in between for most of the training", and "for most of the training update steps, SGD moves in valley like regions of the loss surface by jumping from one valley wall to another at a height above the valley floor. This 'bouncing between walls at a height' mechanism helps SGD traverse larger distance for small batch sizes and large learning rates which we find play qualitatively different roles in the dynamics. While a large learning rate maintains a large height from the valley floor, a small batch size injects noise facilitating exploration."
 #
-# We record ℓ_t(α) = L_train(θ_t + α(θ_{t+1} − θ_t)) for α from −0.25 to 1.25 (steps of 0.05) on a fixed training subset (inference mode), for windows of consecutive real steps placed at **matched training progress** — where each run's training loss first falls to fixed levels, and at its end — over a grid of η and S and one pair of runs at equal η/S.
+# We record $\ell_t(\alpha) = L_\mathrm{train}(\theta_t + \alpha(\theta_{t+1} - \theta_t))$ for α from −0.25 to 1.25 (steps of 0.05) on a fixed training subset (inference mode), for windows of consecutive real steps placed at **matched training progress** — where each run's training loss first falls to fixed levels, and at its end — over a grid of η and S and one pair of runs at equal η/S.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -31,7 +31,7 @@ smoke = False  # True: the profile's path at tiny sizes, to prove it runs (its c
 #
 # The **paper** profile (VGG-11 on CIFAR-10, 100 epochs at the base ratio, levels 1.8, 1.0 and 0.5) is for a GPU.
 #
-# **Deviations.** The paper's body (which epochs it interpolated, and whether ℓ_t is the loss on the whole training set or on the step's mini-batch) could not be read here (**[verify]**); its abstract places the claims over "most of the training" of runs trained to a low training loss. We read ℓ_t on a fixed training subset, and "most of training" as the span from the early descent (loss 1.8) to the end of each run's budget. At this scale no run converges: the slowest end near a training loss of 0.75.
+# **Deviations.** Two details of the paper's protocol were not read in its text, only in its abstract: which epochs it interpolated, and whether $\ell_t$ is the loss on the whole training set or on the step's mini-batch. Its abstract places the claims over "most of the training" of runs trained to a low training loss. We read $\ell_t$ on a fixed training subset, and "most of training" as the span from the early descent (loss 1.8) to the end of each run's budget. At this scale no run converges: the slowest end near a training loss of 0.75.
 
 # %%
 import dataclasses
@@ -147,40 +147,43 @@ windows = {p: windows_of(p) for p in points}
 # %% [markdown]
 # ## Segments at matched progress
 #
-# Left: the segments of the base run (η = base, S = base) in its first window and its last, each shifted so that its own floor is at zero. Middle: the median height ℓ_t(0) − ℓ_t(α*) in each window against the training loss where the window starts, for the η grid. Right: the fraction of a window's segments whose floor lies between the iterates, for every run.
+# Left: the segments of the base run (η = base, S = base) in its first window and its last, each shifted so that its own floor is at zero. Middle: the median height $\ell_t(0) - \ell_t(\alpha^*)$ in each window against the training loss where the window starts, for the η grid. Right: the fraction of a window's segments whose floor lies between the iterates, for every run.
 
 # %%
 plots.use_style()
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.5), layout="constrained")
+fig, axes = plots.figure(1, 3, width="page", aspect=1.0)
 base_point = (s.base_lr, s.base_batch_size)
 segment = runs[base_point].segment_loss.dropna("iteration", how="all")
 labels = list(windows[base_point])
-for label, colour in [(labels[0], "tab:blue"), (labels[-1], "tab:red")]:
+for label, colour in zip([labels[0], labels[-1]], plots.distinct_colours(2)):
     sm = windows[base_point][label][1]
     chosen = segment.sel(iteration=sm.iteration)
     for ell in chosen.values:
-        axes[0].plot(segment.alpha, ell - ell.min(), color=colour, alpha=0.3, lw=1)
-    axes[0].plot([], [], color=colour, label=f"window at {label} (epoch {starts[base_point][label]:.1f})")
+        axes[0].plot(segment.alpha, ell - ell.min(), color=colour, alpha=0.3, lw=0.7)
+    axes[0].plot([], [], color=colour, label=f"{label} (epoch {starts[base_point][label]:.1f})")
 for x in (0, 1):
     axes[0].axvline(x, color="k", lw=0.5)
-axes[0].set(xlabel=r"$\alpha$ (0: $\theta_t$, 1: $\theta_{t+1}$)", ylabel=r"$\ell_t(\alpha) - \min\,\ell_t$",
-            title=f"segments, η={s.base_lr:g}, S={s.base_batch_size}")
-axes[0].legend(fontsize=8)
-for lr in s.learning_rates:
+axes[0].set(xlabel="$\\alpha$ (0: $\\theta_t$, 1: $\\theta_{t+1}$)", ylabel="$\\ell_t(\\alpha) - \\min\\,\\ell_t$",
+            title=f"segments, $\\eta={s.base_lr:g}$, $S={s.base_batch_size}$")
+axes[0].set_ylim(top=1.45 * axes[0].get_ylim()[1])
+axes[0].legend(fontsize=6, title="window", loc="upper center", framealpha=0.95, edgecolor="none")
+for lr, colour in zip(s.learning_rates, plots.distinct_colours(len(s.learning_rates))):
     rows = list(windows[(lr, s.base_batch_size)].values())
-    axes[1].plot([r[0] for r in rows], [float(r[1].height.median()) for r in rows], "o-", label=f"η={lr:g}")
-axes[1].set(xlabel="training loss at the window", ylabel=r"median height $\ell_t(0) - \ell_t(\alpha^*)$",
-            yscale="log", title=f"height above the floor, S={s.base_batch_size}")
+    axes[1].plot([r[0] for r in rows], [float(r[1].height.median()) for r in rows], "o-", markersize=3,
+                 color=colour, label=f"$\\eta={lr:g}$")
+axes[1].set(xlabel="training loss at the window", ylabel="median height $\\ell_t(0) - \\ell_t(\\alpha^*)$",
+            yscale="log", title=f"height above the floor ($S={s.base_batch_size}$)")
 axes[1].invert_xaxis()
-axes[1].legend(fontsize=8)
-for p in points:
+axes[1].legend(frameon=False, fontsize=6)
+for p, colour, marker in zip(points, plots.distinct_colours(len(points)), "osD^vP<>*X"):
     rows = list(windows[p].values())
-    axes[2].plot([r[0] for r in rows], [float(r[1].interior.mean()) for r in rows], "o-", label=f"η={p[0]:g}, S={p[1]}")
+    axes[2].plot([r[0] for r in rows], [float(r[1].interior.mean()) for r in rows], marker=marker, markersize=3,
+                 lw=0.9, color=colour, label=f"$\\eta={p[0]:g}$, $S={p[1]}$")
 axes[2].axhline(0.5, color="k", ls="--", lw=0.8)
-axes[2].set(xlabel="training loss at the window", ylabel="fraction with the floor between the iterates",
-            ylim=(0, 1.02), title="interior floors per window")
+axes[2].set(xlabel="training loss at the window", ylabel="fraction of interior floors",
+            ylim=(0, 1.02), title="floor between the iterates")
 axes[2].invert_xaxis()
-axes[2].legend(fontsize=8)
+axes[2].legend(frameon=False, fontsize=6, loc="lower right")
 caption = (f"Loss on the segment between consecutive SGD iterates on {s.dataset}, in windows where each run's "
            f"training loss first reaches {s.loss_levels} and at its end: segments of the base run (left), median "
            f"height per window for each η (middle), fraction of interior floors per window (right).")
@@ -190,7 +193,7 @@ plt.show()
 # %% [markdown]
 # ## Per-run summary
 #
-# Over all traced segments of a run: the fraction with an interior floor (0 < α* < 1; per window in brackets, in the order of the levels and the end), the fraction that is roughly convex (the segment rises above its lower convex envelope by at most 10% of its range), the median height, the distance ‖θ − θ₀‖ at epoch 30, and the training loss at the end.
+# Over all traced segments of a run: the fraction with an interior floor ($0 < \alpha^* < 1$; per window in brackets, in the order of the levels and the end), the fraction that is roughly convex (the segment rises above its lower convex envelope by at most 10% of its range), the median height, the distance ‖θ − θ₀‖ at epoch 30, and the training loss at the end.
 
 # %%
 table = {}
