@@ -72,6 +72,8 @@ def has_checksum(raw: bytes) -> bool:
 
 
 # What the HDF5, h5netcdf and xarray readers raise on bytes that are not a well-formed file (h5py reports
-# a format error as an OSError without errno); MemoryError, a missing library and the like are not among them.
-_MALFORMED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, EOFError, AssertionError)
+# a format error as an OSError without errno, and a damaged structure that HDF5 itself cannot name, e.g. a
+# dimension scale's references, as a RuntimeError); MemoryError, a missing library and the like are not among them.
+_MALFORMED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, EOFError, AssertionError,
+              RuntimeError)
 _TRANSIENT = {errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.EINTR}

@@ -352,6 +352,19 @@ def test_an_edited_configuration_is_not_accepted_under_the_old_hash(tmp_path):
         assert run_cache.load_cached(path) is None
 
 
+def test_a_damaged_file_written_without_a_checksum_is_moved_aside(tmp_path):
+    """Damage to the HDF5 structure of a file in the format before the checksum: HDF5's RuntimeError is damage too."""
+    ds = xr.Dataset({"v": ("step", np.arange(3.0))}, coords={"step": [0, 1, 2]})
+    raw = bytearray(ds.to_netcdf(engine="h5netcdf"))
+    at = raw.find(b"GCOL") + 8  # the size of the global heap holding the dimension scales' references
+    raw[at:at + 4] = bytes(b ^ 0xFF for b in raw[at:at + 4])
+    path = tmp_path / "0123456789abcdef.nc"
+    path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match=r"is not a readable netCDF file \(RuntimeError: .*H5DSget_num_scales"):
+        assert run_cache.load_cached(path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0123456789abcdef.nc.corrupt"]
+
+
 def test_a_cache_file_written_without_a_checksum_still_loads(tmp_path):
     folder = tmp_path / "runs"
     original = sgdlab.run(TINY, cache=folder, progress=False)
