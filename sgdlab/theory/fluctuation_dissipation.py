@@ -138,3 +138,29 @@ def ratio_with_error(numerators: Sequence[float], denominators: Sequence[float],
     a, b = a[len(a) - size * blocks:], b[len(b) - size * blocks:]
     per_block = a.reshape(blocks, size).mean(1) / b.reshape(blocks, size).mean(1)
     return float(a.mean() / b.mean()), float(per_block.std(ddof=1) / math.sqrt(blocks))
+
+
+def norm_sq_change(o_l: Sequence[float], o_r: Sequence[float], counts: Sequence[float], lr: float) -> np.ndarray:
+    """‖θ‖² after each window minus ‖θ‖² at the first window's start, for plain SGD at a constant η, from the
+    "fdr" trace's window means: Σ_windows counts·(−2η)(⟨O_L⟩ − ⟨O_R⟩), shape ``(windows,)``. Exact by the
+    per-step identity (:func:`norm_change`, O_L = θ·∇f_B, O_R = (η/2)‖∇f_B‖²), with no weight norm recorded."""
+    o_l, o_r, counts = np.asarray(o_l, float), np.asarray(o_r, float), np.asarray(counts, float)
+    if not o_l.shape == o_r.shape == counts.shape or o_l.ndim != 1:
+        raise ValueError(f"o_l, o_r and counts must be 1-D and of one length, got {o_l.shape}, {o_r.shape}, "
+                         f"{counts.shape}")
+    return np.cumsum(-2 * lr * counts * (o_l - o_r))
+
+
+def drift_fraction(f_start: float, f_end: float, steps: int, lr: float, grad_sq: float) -> float:
+    """−(f_end − f_start)/(η T ⟨‖∇f‖²⟩): the part of FDR2's imbalance (left − right)/left that a drift of f explains.
+
+    Summing f(θ_{t+1}) − f(θ_t) = −η∇f·∇f_B + (η²/2)∇f_Bᵀ H_f ∇f_B + O(η³) over the T = ``steps`` steps of a
+    window and taking E_B gives ⟨‖∇f‖²⟩ − (η/2)⟨E_B ∇f_Bᵀ H_f ∇f_B⟩ = −(f_end − f_start)/(ηT) + O(η²); FDR2
+    assumes a stationary f. ``f_start``, ``f_end``: f = L + (λ/2)‖θ‖² at the window's ends; ``grad_sq``:
+    ⟨‖∇f‖²⟩ over the window. Positive while f falls (the left side then exceeds the right).
+    """
+    if not isinstance(steps, int | np.integer) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not grad_sq > 0:
+        raise ValueError(f"grad_sq must be positive, got {grad_sq!r}")
+    return float(-(f_end - f_start) / (lr * steps * grad_sq))

@@ -203,3 +203,45 @@ def test_fdr2_ratio_with_error_brackets_one_at_stationarity_and_not_while_relaxi
 def test_ratio_with_error_refuses_a_bad_block_count(blocks):
     with pytest.raises(ValueError, match="blocks"):
         fluctuation_dissipation.ratio_with_error([1.0] * 6, [1.0] * 6, blocks=blocks)
+
+
+def test_norm_sq_change_recovers_the_weight_norm_of_plain_sgd_with_weight_decay_from_window_means():
+    g = torch.Generator().manual_seed(3)
+    lr, wd, window = 0.05, 0.1, 7
+    theta = torch.randn(50, generator=g, dtype=F64)
+    start, means, norms = float(theta @ theta), [], []
+    for _ in range(6):
+        pairs = []
+        for _ in range(window):
+            grad_l = 0.3 * theta + torch.randn(50, generator=g, dtype=F64)
+            pairs.append(fluctuation_dissipation.observables(theta, grad_l, lr, weight_decay=wd))
+            theta = theta - lr * (grad_l + wd * theta)
+        means.append([sum(p[i] for p in pairs) / window for i in (0, 1)])
+        norms.append(float(theta @ theta) - start)
+    o_l, o_r = zip(*means)
+    change = fluctuation_dissipation.norm_sq_change(o_l, o_r, [window] * 6, lr)
+    assert change == pytest.approx(norms, rel=1e-10)
+    with pytest.raises(ValueError, match="counts"):
+        fluctuation_dissipation.norm_sq_change(o_l, o_r, [window] * 5, lr)
+
+
+def test_drift_fraction_explains_fdr2s_imbalance_while_relaxing_and_vanishes_at_stationarity():
+    h, lr, every = 0.5, 0.002, 10
+    stationary = math.sqrt(lr / (h * (2 - lr * h)))  # ⟨θ²⟩^½ of θ' = θ − η(hθ + ξ) with σ = 1
+    for theta0, expect_drift in ((stationary, False), (0.3, True)):
+        left, right = relaxing_quadratic(theta0, 2000, h=h, lr=lr, every=every)
+        f = [x / (2 * h) for x in left]  # ½ h θ² summed over the chains, from ‖∇f‖² = h² θ²
+        grad_sq = sum(left) / len(left)
+        fraction = fluctuation_dissipation.drift_fraction(f[0], f[-1], every * (len(f) - 1), lr, grad_sq)
+        imbalance = 1 - sum(right) / sum(left)
+        if expect_drift:  # f falls: the drift accounts for FDR2's imbalance
+            assert fraction > 0.3 and fraction == pytest.approx(imbalance, abs=0.15)
+        else:
+            assert abs(fraction) < 0.1 and abs(imbalance) < 0.1
+
+
+def test_drift_fraction_refuses_an_empty_window_and_a_zero_gradient():
+    with pytest.raises(ValueError, match="steps"):
+        fluctuation_dissipation.drift_fraction(1.0, 0.9, 0, 0.1, 1.0)
+    with pytest.raises(ValueError, match="grad_sq"):
+        fluctuation_dissipation.drift_fraction(1.0, 0.9, 5, 0.1, 0.0)
