@@ -89,19 +89,20 @@ for lr, value in zip(by_lr.lr.values, step_sharpness.values):
 plots.use_style()
 change = initial["step_change"].mean("epoch")
 control = initial["step_change_random"].mean("epoch")
-fig, axes = plt.subplots(1, by_lr.sizes["lr"], figsize=(4.6 * by_lr.sizes["lr"], 4.6), sharey=True, squeeze=False,
-                         layout="constrained")
+fig, axes = plots.figure(1, by_lr.sizes["lr"], width="page", aspect=0.95, sharey=True, squeeze=False)
 labels = [f"$e_{i}$" for i in change.eig.values] + ["random"]
+colours = [*plt.get_cmap("viridis")(np.linspace(0, 0.9, change.sizes["eig"])), "0.6"]
 width = 0.8 / len(labels)
 for ax, lr in zip(axes[0], by_lr.lr.values):
     for j, (label, values) in enumerate(zip(labels, [*change.sel(lr=lr).values, control.sel(lr=lr).values])):
-        ax.bar(np.arange(change.sizes["scale"]) + (j - len(labels) / 2 + 0.5) * width, values, width, label=label)
+        ax.bar(np.arange(change.sizes["scale"]) + (j - len(labels) / 2 + 0.5) * width, values, width, label=label,
+               color=colours[j])
     ax.set_xticks(np.arange(change.sizes["scale"]), ["¼", "⅓", "½", "1", "2", "3", "4"])
     ax.set_yscale("symlog", linthresh=0.1)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("γ′ (multiple of the step's component)")
-    ax.set_title(f"η={lr:g}")
+    ax.set_title(f"$\\eta={lr:g}$")
 axes[0, 0].set_ylabel("loss change / |full step's change|")
+axes[0, len(axes[0]) // 2].set_xlabel("$\\gamma'$, the multiple of the step's component moved along the direction")
 fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=len(labels), frameon=False)
 fig.suptitle("Moving along one direction only, initial phase")
 caption = ("Loss change from moving by γ′ × the SGD step's component along each top eigenvector (and a random "
@@ -125,16 +126,17 @@ for lr in by_lr.lr.values:
 shown = s.reading_lrs[0]
 section = (initial["section_loss"] - initial["section_loss"].sel(offset=0)).sel(lr=shown).mean("epoch")
 step_at = initial["section_mean_step"].sel(lr=shown).mean("epoch")
-fig, axes = plt.subplots(1, section.sizes["section"], figsize=(12, 3.8))
-for ax, i in zip(np.atleast_1d(axes), section.section.values):
+fig, axes = plots.figure(1, section.sizes["section"], width="page", aspect=0.8, squeeze=False)
+for ax, i in zip(axes[0], section.section.values):
     near = section.sel(section=i, offset=slice(-4, 4))
-    ax.plot(near.offset, near, marker="o")
-    ax.axvline(0, color="grey", lw=0.8, label="θ")
-    ax.axvline(float(step_at.sel(section=i)), color="C3", ls="--", label="mean SGD step")
-    ax.set_title(f"$e_{i}$")
-    ax.set_xlabel("offset (× mean η|g·e|)")
-np.atleast_1d(axes)[0].set_ylabel("loss − loss(θ)")
-np.atleast_1d(axes)[0].legend(frameon=False)
+    ax.plot(near.offset, near, marker="o", markersize=3)
+    ax.axvline(0, color="0.5", lw=0.8, label="$\\theta$")
+    ax.axvline(float(step_at.sel(section=i)), color=plots.distinct_colours(2)[1], ls="--", label="mean SGD step")
+    ax.set_title(f"along $e_{i}$")
+    ax.set_xlabel(f"offset $x$ (mean steps $\\eta|g\\cdot e_{i}|$)")
+axes[0, 0].set_ylabel("loss change $L(\\theta + x e_i) - L(\\theta)$")
+axes[0, 0].legend(frameon=False, fontsize=6.5, loc="upper right")
+fig.suptitle(f"Cross-sections of the training loss, initial phase, $\\eta={shown:g}$")
 caption = (f"Training loss along e₁, e₃, e₅ around θ in units of the mean step length η|g·e|, averaged over the "
            f"initial phase at η={shown:g}; dashed: where the mean SGD step's component lands.")
 finding.save_figure(fig, "cross_sections", caption=caption)
@@ -177,15 +179,16 @@ for lr in s.reading_lrs:
 
 # %% tags=[]
 alignment = by_lr["grad_cos_top"].mean("eig")
-fig, ax = plt.subplots(figsize=(6.5, 4.5))
-for lr in by_lr.lr.values:
+fig, ax = plots.figure(width="column", aspect=0.8)
+for lr, colour in zip(by_lr.lr.values, plots.distinct_colours(by_lr.sizes["lr"])):
     run = by_lr.sel(lr=lr).dropna("epoch", subset=["train_acc"])
-    ax.plot(run.train_acc, run["grad_cos_top"].mean("eig"), marker="o", label=f"η={lr:g}")
+    ax.plot(run.train_acc, run["grad_cos_top"].mean("eig"), marker="o", markersize=3, color=colour,
+            label=f"$\\eta={lr:g}$")
 ax.axhline(float(by_lr["grad_cos_random"].max()), color="black", ls=":", label="random direction")
-ax.set_yscale("log")
+plots.plain_log(ax)
 ax.set_xlabel("training accuracy")
-ax.set_ylabel("mean |cos(g, $e_i$)|, top 5")
-ax.legend(frameon=False)
+ax.set_ylabel("alignment: mean $|\\cos(g, e_i)|$, top 5")
+ax.legend(frameon=False, fontsize=6.5)
 caption = ("Mean |cos| between mini-batch gradients and the top-5 Hessian eigenvectors against training "
            "accuracy, per η; dotted: a random direction.")
 finding.save_figure(fig, "alignment", caption=caption)
