@@ -74,14 +74,17 @@ print(f"{eig.n_products} Hessian-vector products, converged: {eig.converged}")
 
 # %%
 grid = np.linspace(float(dense_values.min()) - 0.05, float(dense_values.max()) + 0.05, 400)
-fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+plots.use_style()
+fig, ax = plots.figure(width="column", aspect=0.62)
 ax.hist(dense_values.numpy(), bins=60, density=True, color="0.8", label="dense eigenvalues")
-ax.plot(grid, density.smooth(grid, sigma=0.01), color="C0", label="stochastic Lanczos quadrature")
-ax.set_yscale("log")
+ax.plot(grid, density.smooth(grid, sigma=0.01), color=plots.distinct_colours(1)[0], lw=1,
+        label="stochastic Lanczos quadrature")
+plots.plain_log(ax)
 ax.set_ylim(1e-2, 50)
-ax.set_xlabel("eigenvalue of the Hessian")
-ax.set_ylabel("density")
-ax.legend(frameon=False)
+ax.set_xlabel("eigenvalue $\\lambda$ of the Hessian")
+ax.set_ylabel("density of eigenvalues")
+ax.set_xticks(np.arange(np.ceil(grid[0] * 2) / 2, grid[-1], 0.5))
+ax.legend(frameon=False, fontsize=6.5, loc="upper left")
 plots.save(fig, "density", out, "00_tour", {"profile": profile, "examples": examples, "width": width, "seed": seed},
            caption=f"Eigenvalue density of the Hessian of a {theta.numel()}-parameter MLP on {examples} MNIST-1D "
                    "examples: stochastic Lanczos quadrature (line) over the dense eigenvalues (histogram).")
