@@ -60,7 +60,7 @@ def continuous_key(fig: plt.Figure, ax: plt.Axes | Sequence[plt.Axes], values: S
     mappable = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, label=label, aspect=30, pad=0.02)
     bar.set_ticks(values)
-    bar.set_ticklabels([f"{v:g}" for v in values])
+    bar.set_ticklabels([f"{v:.0f}" if float(v).is_integer() else f"{v:.2g}" for v in values])
     bar.minorticks_off()
     return [mappable.to_rgba(v) for v in values]
 

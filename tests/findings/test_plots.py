@@ -118,3 +118,12 @@ def test_plain_log_writes_ticks_as_plain_numbers():
     with pytest.raises(ValueError, match="axis"):
         plots.plain_log(ax, "z")
     plt.close(fig)
+
+
+def test_continuous_key_ticks_read_at_two_significant_digits():
+    plots.use_style()
+    fig, ax = plots.figure(width="column")
+    plots.continuous_key(fig, ax, [1 / 640, 1 / 80, 32.0, 1024.0], "key")
+    labels = [t.get_text() for t in fig.axes[-1].get_yticklabels()]
+    assert labels == ["0.0016", "0.013", "32", "1024"]
+    plt.close(fig)
