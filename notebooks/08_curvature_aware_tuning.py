@@ -256,7 +256,7 @@ axes[1, 1].legend(frameon=False, fontsize=6, loc="upper center", ncol=3, handlel
 axes[1, 2].legend(frameon=False, fontsize=6)
 fig.suptitle(f"CDAT against constant steps: full-batch GD, tanh MLP on {s.train_size:,} {s.dataset} examples")
 caption = (f"Full-batch GD on {s.train_size} {s.dataset} examples with CDAT (σ = {s.sigmas}) and constant η: "
-           f"η_t per step, λ₁ with 2/η_t dashed, training loss (top); greedy σ = 1's η_tλ₁ at the short and long "
+           f"ηₜ per step, λ₁ with 2/ηₜ dashed, training loss (top); greedy σ = 1's ηₜλ₁ at the short and long "
            f"step of its cycle, the update's alignment with e₁, and σ = 2 with Glorot initialisation (bottom).")
 finding.save_figure(fig, "curvature_aware_tuning", caption=caption)
 plt.show()
