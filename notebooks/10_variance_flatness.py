@@ -82,18 +82,23 @@ for key, a in analyses.items():
 
 # %%
 plots.use_style()
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+fig, axes = plots.figure(1, 2, width="page", aspect=0.8)
+colours = dict(zip(analyses, plots.distinct_colours(len(analyses))))
 for key, a in analyses.items():
     ax = axes[1] if key == "langevin" else axes[0]
-    label = "Langevin" if key == "langevin" else f"η={key[0]:g} S={key[1]}"
-    line, = ax.loglog(a.flatness, a.variance, "o", ms=3, label=f"{label}: ψ={a.attrs['psi']:.2f}")
+    label = "Langevin" if key == "langevin" else f"$\\eta={key[0]:g}$, $S={key[1]}$"
+    ax.loglog(a.flatness, a.variance, "o", ms=2.5, color=colours[key], label=f"{label}: $\\psi={a.attrs['psi']:.2f}$")
+    # the least-squares line of log σ² on log F passes through the mean of the logs
+    log_f, log_v = np.log(a.flatness.values), np.log(a.variance.values)
     f = np.geomspace(float(a.flatness.min()), float(a.flatness.max()), 20)
-    ax.loglog(f, float(a.variance[0]) * (f / float(a.flatness[0])) ** (-a.attrs['psi']), color=line.get_color(), lw=0.8)
-for ax, title in zip(axes, ["SGD", f"Langevin control (T={s.temperature:g})"]):
-    ax.set(xlabel="flatness Fᵢ (width at e·L(w₀))", ylabel="variance σᵢ²", title=title)
-    ax.legend(fontsize=8)
+    ax.loglog(f, np.exp(log_v.mean()) * (f / np.exp(log_f.mean())) ** (-a.attrs['psi']), color=colours[key], lw=0.8)
+for ax, title in zip(axes, ["SGD", f"Langevin control ($T={s.temperature:g}$)"]):
+    ax.set(xlabel="flatness $F_i$ (width at $e\\,L(w_0)$)", ylabel="variance $\\sigma_i^2$", title=title)
+    plots.plain_log(ax, "x")
+    ax.legend(frameon=False)
 caption = (f"Variance of the {s.layer} trajectory along each principal component against the flatness of the "
-           f"loss along it, for SGD (left) and Langevin dynamics (right), {s.dataset}.")
+           f"loss along it, for SGD (left) and Langevin dynamics (right), {s.dataset}; lines: the fitted power laws "
+           "σ² ∝ F^(−ψ), through the mean of the logarithms.")
 finding.save_figure(fig, "variance_flatness", caption=caption)
 plt.show()
 
