@@ -111,7 +111,7 @@ plt.show()
 # - **C4.pc1-drift**: for every SGD run, the projection on PC1 is monotone in time (|Spearman| ≥ 0.9).
 # - **C4.langevin-opposite**: the Langevin control's ψ is negative with its interval below 0.
 #
-# At the quick scale the inverse relation was measured before this notebook was written, and does not hold: η = 0.1 and η = 0.4 at S = 50 over windows at epochs 20–30, 40–50 and 70–80 of an 80-epoch run gave ψ between −2.6 and −1.6 (η = 0.1) and between −5.3 and −4.1 (η = 0.4), intervals below 0 — σᵢ² grows with Fᵢ, the equilibrium's sign. It is stated as a known failure. This notebook's grid confirms it at seeds 0, 1, 2 and 3: ψ between −3.07 and −1.85 for every (η, S), every 95% interval below 0 (seed 0: −2.25, −2.02, −3.07, −1.89 for η, S = (0.1, 50), (0.1, 100), (0.2, 50), (0.2, 100)); the other three claims pass at all four seeds (10–20 components hold 90% of the variance at S = 50, 2–12 at S = 100).
+# At the quick scale the inverse relation does not hold at any window tried: η = 0.1 and η = 0.4 at S = 50 over windows at epochs 20–30, 40–50 and 70–80 of an 80-epoch run gave ψ between −2.6 and −1.6 (η = 0.1) and between −5.3 and −4.1 (η = 0.4), intervals below 0 — σᵢ² grows with Fᵢ, the equilibrium's sign. It is stated as a known failure. This notebook's grid confirms it at seeds 0, 1, 2 and 3: ψ between −3.07 and −1.85 for every (η, S), every 95% interval below 0 (seed 0: −2.25, −2.02, −3.07, −1.89 for η, S = (0.1, 50), (0.1, 100), (0.2, 50), (0.2, 100)); the other three claims pass at all four seeds (10–20 components hold 90% of the variance at S = 50, 2–12 at S = 100).
 
 # %%
 # NBVAL_CHECK_OUTPUT
