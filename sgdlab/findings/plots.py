@@ -56,8 +56,9 @@ def continuous_key(fig: plt.Figure, ax: plt.Axes | Sequence[plt.Axes], values: S
     values = np.asarray(values, dtype=float)
     norm_type = mpl.colors.LogNorm if log and (values > 0).all() else mpl.colors.Normalize
     low, high = values.min(), values.max()
-    norm = norm_type(low, high) if high > low else norm_type(low * 0.9 if low else -1, high * 1.1 if high else 1)
-    mappable = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    if high == low:  # a single value: a scale around it
+        low, high = (low / 2, high * 2) if norm_type is mpl.colors.LogNorm else (low - 1, high + 1)
+    mappable = mpl.cm.ScalarMappable(norm=norm_type(low, high), cmap=cmap)
     bar = fig.colorbar(mappable, ax=ax, label=label, aspect=30, pad=0.02)
     bar.set_ticks(values)
     bar.set_ticklabels([f"{v:.0f}" if float(v).is_integer() else f"{v:.2g}" for v in values])

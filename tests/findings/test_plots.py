@@ -127,3 +127,11 @@ def test_continuous_key_ticks_read_at_two_significant_digits():
     labels = [t.get_text() for t in fig.axes[-1].get_yticklabels()]
     assert labels == ["0.0016", "0.013", "32", "1024"]
     plt.close(fig)
+
+
+def test_continuous_key_of_a_single_value_colours_it():
+    plots.use_style()
+    for value, log in ((0.1, True), (-2.0, False), (0.0, False)):
+        fig, ax = plots.figure(width="column")
+        assert len(plots.continuous_key(fig, ax, [value], "key", log=log)) == 1
+        plt.close(fig)
