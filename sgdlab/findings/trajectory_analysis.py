@@ -12,6 +12,7 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
+from sgdlab.core import checks
 from sgdlab.measure import probes
 from sgdlab.measure.weights import Weights
 from sgdlab.task import losses, models
@@ -34,23 +35,35 @@ def layer_profile(model: nn.Module, layer: str, center: Tensor, direction: Tenso
     return profile
 
 
-def analyse(run: xr.Dataset, n_components: int, *, factor: float = math.e, fraction: float = 0.9,
+def _center_state(run: xr.Dataset) -> np.ndarray:
+    """The state every layer is held at for the flatness: the window mean of the whole model when the run
+    recorded it (option ``whole_model`` of the trace), else the run's final state."""
+    if "model_weights" in run:
+        return run["model_weights"].dropna("iteration", how="all").mean("iteration").values
+    return run["final_state"].values
+
+
+def analyse(run: xr.Dataset, n_components: int, *, skip: int = 0, factor: float = math.e, fraction: float = 0.9,
             n_boot: int = 2000) -> xr.Dataset:
     """PCA of a run's ``layer_weights`` trace, the flatness along each of the first ``n_components``
-    components (training loss on the whole training set, the other parameters at the run's final
-    state, w₀ the window's mean) and the power-law fit; dims ``component``.
+    components (training loss on the whole training set; w₀ the window's mean of the layer, the other
+    layers at their window means when the trace recorded the whole model, else at the final state) and
+    the power-law fit over components ``skip + 1 … n_components`` (``skip=1`` leaves PC1, the drift,
+    out); dims ``component``. Attributes ``flatness_range`` and ``variance_range``: max/min over the
+    fitted components.
 
     The run needs the ``"weights"`` trace and ``save_parameters=True``.
     """
     if "layer_weights" not in run or "final_state" not in run:
         raise ValueError("analyse needs a run with the 'weights' trace and save_parameters=True")
+    checks.integer("skip", skip, low=0, high=n_components - 3)
     config = configuration.from_json(run.attrs["config"])
     config = dataclasses.replace(config, device=configuration.resolve_device(config.device))
     snapshots = run["layer_weights"].dropna("iteration", how="all")
     result = pca(snapshots.values, n_components)
     prepared, model = train.prepare(config)
     device, dtype = torch.device(config.device), configuration.DTYPES[config.dtype]
-    models.load_state_vector(model, torch.as_tensor(run["final_state"].values, device=device, dtype=dtype))
+    models.load_state_vector(model, torch.as_tensor(_center_state(run), device=device, dtype=dtype))
     data = (prepared.x_train.to(device, dtype), prepared.y_train.to(device))
     center = torch.as_tensor(result.mean, device=device, dtype=dtype)
 
@@ -62,13 +75,16 @@ def analyse(run: xr.Dataset, n_components: int, *, factor: float = math.e, fract
     with train.torch_threads(config.threads):
         widths = np.asarray([flatness(along(c), factor=factor, step=math.sqrt(v))
                              for v, c in zip(result.variances, result.components)])
-    fit = power_law_fit(widths, result.variances, n_boot=n_boot, seed=config.seed)
+    fitted, variances = widths[skip:], result.variances[skip:]
+    fit = power_law_fit(fitted, variances, n_boot=n_boot, seed=config.seed)
     return xr.Dataset(
         {"variance": ("component", result.variances), "flatness": ("component", widths),
          "projection": (("snapshot", "component"), result.projections),
          "snapshot_iteration": ("snapshot", snapshots.iteration.values)},
         coords={"component": np.arange(1, n_components + 1)},
         attrs={"psi": fit.psi, "psi_low": fit.low, "psi_high": fit.high, "confidence": fit.confidence,
-               "center_loss": along(result.components[0])(0.0), "factor": factor,
+               "center_loss": along(result.components[0])(0.0), "factor": factor, "skip": skip,
+               "flatness_range": float(fitted.max() / fitted.min()),
+               "variance_range": float(variances.max() / variances.min()),
                "components_holding": result.components_holding(fraction), "fraction": fraction,
                "snapshots": snapshots.sizes["iteration"], "coordinates": snapshots.shape[1]})

@@ -9,15 +9,19 @@ from sgdlab.measure.probes import Measurement, ProbeContext
 from sgdlab.measure.settings import RunSettings
 from sgdlab.measure.traces import StepInfo, Trace, trace
 from sgdlab.measure.variables import Variable
+from sgdlab.task import models
 
 
 @trace("weights",
        layer_weights=Variable("layer weights", "the flat weights of one parameter of the model (option layer) "
-                              "after the step", "parameter"))
+                              "after the step", "parameter"),
+       model_weights=Variable("model weights", "the flat state of the whole model after the step, laid out as "
+                              "the run's final_state (recorded with option whole_model=True)", "parameter"))
 class Weights(Trace):
-    """The weights of the parameter named by option ``layer`` (e.g. ``"3.weight"``) after each traced step."""
+    """The weights of the parameter named by option ``layer`` (e.g. ``"3.weight"``) after each traced step;
+    with option ``whole_model=True`` also the whole model's state (so that every layer's window mean is known)."""
 
-    options: ClassVar[dict[str, Any]] = {"layer": None}
+    options: ClassVar[dict[str, Any]] = {"layer": None, "whole_model": False}
 
     def __init__(self, ctx: ProbeContext):
         super().__init__(ctx)
@@ -36,4 +40,7 @@ class Weights(Trace):
                              f"(e.g. '3.weight'), got {cls.option(config, 'layer')!r}")
 
     def on_step(self, info: StepInfo) -> Measurement:
-        return {"layer_weights": (("weight",), self.param.detach().reshape(-1).double().cpu().numpy())}
+        measured = {"layer_weights": (("weight",), self.param.detach().reshape(-1).double().cpu().numpy())}
+        if self.option(self.ctx.config, "whole_model"):
+            measured["model_weights"] = (("state",), models.state_vector(self.ctx.model).double().cpu().numpy())
+        return measured

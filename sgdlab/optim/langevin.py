@@ -25,14 +25,19 @@ from sgdlab.optim.base import OPTIMIZERS, Setting
 @OPTIMIZERS.register("langevin")
 @dataclass(frozen=True)
 class Langevin:
-    """Langevin dynamics at ``temperature`` T > 0 (loss units); needs ``momentum=0``."""
+    """Langevin dynamics at ``temperature`` T > 0 (loss units); needs ``momentum=0``. With ``only`` the name
+    of one parameter (e.g. ``"3.weight"``), that parameter alone moves and the others stay where they are:
+    its stationary density is ∝ exp(−L/T) in that layer, the others held fixed."""
 
     temperature: float = 1e-4
+    only: str | None = None
     uses_batch: ClassVar[bool] = False
     chooses_lr: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         checks.number("Langevin.temperature", self.temperature, positive=True)
+        if self.only is not None and not isinstance(self.only, str):
+            raise ValueError(f"Langevin.only must be a parameter name or None, got {self.only!r}")
 
     def check(self, n_params: int) -> None:
         """Nothing depends on the model."""
@@ -42,7 +47,12 @@ class Langevin:
             raise ValueError(f"the langevin optimizer has no momentum: set momentum=0, got {setting.momentum!r}")
         # the noise stream derives from the run's Lanczos stream, as it always has: runs keep their numbers
         noise_seed = seeds.stream(setting.lanczos_seed, "langevin")
-        return LangevinDynamics(model.parameters(), lr=setting.lr, temperature=self.temperature,
+        params = dict(model.named_parameters())
+        if self.only is not None and self.only not in params:
+            raise ValueError(f"Langevin.only {self.only!r} is not a parameter of this model; choose one of: "
+                             f"{', '.join(params)}")
+        moving = params.values() if self.only is None else [params[self.only]]
+        return LangevinDynamics(moving, lr=setting.lr, temperature=self.temperature,
                                 weight_decay=setting.weight_decay, seed=noise_seed)
 
 

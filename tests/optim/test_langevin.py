@@ -77,3 +77,17 @@ def test_bad_temperature_is_rejected(temperature):
 def test_momentum_is_rejected():
     with pytest.raises(ValueError, match="set momentum=0"):
         Langevin().build(nn.Linear(2, 2), setting(momentum=0.9))
+
+
+def test_only_the_named_parameter_moves_and_an_unknown_name_is_rejected():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    opt = Langevin(temperature=0.5, only="1.weight").build(model, setting())
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()
+    moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert moved == {"1.weight"}
+    with pytest.raises(ValueError, match=r"Langevin.only 'middle' is not a parameter of this model; choose one of: "
+                                         r"0.weight, 0.bias, 1.weight, 1.bias"):
+        Langevin(only="middle").build(model, setting())

@@ -6,12 +6,15 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from sgdlab.findings import trajectory_analysis
+from sgdlab.measure import probes
+from sgdlab.task import losses, models
 from sgdlab.theory import variance_flatness
 from sgdlab.training.clock import Every
 from sgdlab.training.config import RunConfig
-from sgdlab.training.loop import run
+from sgdlab.training.loop import prepare, run
 
 
 def test_pca_of_a_known_gaussian_recovers_its_axes_and_variances():
@@ -99,6 +102,28 @@ def test_a_layer_name_that_does_not_exist_is_rejected_naming_the_valid_ones():
 def test_the_weights_trace_needs_a_layer():
     with pytest.raises(ValueError, match="needs trace_options"):
         run(RunConfig(**{**TINY.__dict__, "trace_options": {}}), cache=False, progress=False)
+
+
+def test_the_whole_model_is_recorded_and_analyse_holds_every_layer_at_its_window_mean():
+    config = RunConfig(**{**TINY.__dict__, "trace_options": {"weights": {"layer": "3.weight", "whole_model": True}}})
+    ds = run(config, cache=False, progress=False)
+    states = ds.model_weights.dropna("iteration", how="all")
+    offset = 40 * 8 + 8
+    np.testing.assert_allclose(states.values[:, offset:offset + 64], ds.layer_weights.dropna("iteration", how="all"))
+    np.testing.assert_allclose(states.isel(iteration=-1).values, ds.final_state.values, rtol=1e-6)
+    analysis = trajectory_analysis.analyse(ds, 6, skip=1, n_boot=50)
+    prepared, model = prepare(config)
+    models.load_state_vector(model, torch.as_tensor(states.mean("iteration").values, dtype=torch.float32))
+    loss = probes.evaluate(model, prepared.x_train, prepared.y_train, 1024, "eval", losses.cross_entropy)[0]
+    assert analysis.attrs["center_loss"] == pytest.approx(loss, rel=1e-5)
+    fit = variance_flatness.power_law_fit(analysis.flatness.values[1:], analysis.variance.values[1:], n_boot=50)
+    assert analysis.attrs["psi"] == pytest.approx(fit.psi)
+    assert analysis.attrs["flatness_range"] == pytest.approx(float(analysis.flatness[1:].max() / analysis.flatness[1:].min()))
+
+
+def test_leaving_out_too_many_components_is_rejected():
+    with pytest.raises(ValueError, match="skip"):
+        trajectory_analysis.analyse(run(TINY, cache=False, progress=False), 5, skip=3)
 
 
 def ou_snapshots(curvatures: np.ndarray, noise: np.ndarray, *, lr: float = 0.002, steps: int = 300_000,
