@@ -165,6 +165,40 @@ def early_value(da: xr.DataArray, until: float, window: int = 5, dim: str = "epo
     return final(smoothed(da.where(da[dim] <= until), window, dim), dim)
 
 
+def still_rising(da: xr.DataArray, fraction: float = 0.25, growth: float = 0.05, dim: str = "epoch") -> xr.DataArray:
+    """Whether a curve is still rising at its end: its maximum over the last ``fraction`` of its measured
+    times exceeds (1 + ``growth``) × its maximum before, per entry of the other dims (each entry on its own
+    measured times, so runs of different lengths are each read over their own last stretch)."""
+    if not 0 < fraction < 1 or not growth >= 0:
+        raise ValueError(f"fraction must lie in (0, 1) and growth be non-negative, got {fraction!r}, {growth!r}")
+    t = da[dim].where(da.notnull())
+    t0, t1 = t.min(dim), t.max(dim)
+    late = da[dim] > t0 + (1 - fraction) * (t1 - t0)
+    return da.where(late).max(dim) > (1 + growth) * da.where(~late).max(dim)
+
+
+def peaks_ordered(peaks: xr.DataArray, rising: xr.DataArray, dim: str, increasing: bool = True) -> bool:
+    """Whether the peaks of runs along the setting ``dim`` (one value per run) rise with it (``increasing``)
+    or fall, every adjacent pair decided by what was measured: the run whose peak is claimed the lower one
+    must have peaked (``rising`` False there, e.g. :func:`still_rising`) and lie strictly below the other,
+    whose maximum, if still rising, is a lower bound of its peak.
+
+    >>> s = xr.DataArray([32, 128, 1024], dims="S", coords={"S": [32, 128, 1024]})
+    >>> peaks_ordered(xr.DataArray([18.0, 26.0, 30.0], coords=s.coords), s == 1024, "S")  # 1024 still rising
+    True
+    """
+    if peaks.dims != (dim,) or rising.dims != (dim,):
+        raise ValueError(f"peaks and rising must be 1-D along {dim!r}, got dims {peaks.dims} and {rising.dims}")
+    peaks, rising = peaks.sortby(dim), rising.sortby(dim)
+    if not np.array_equal(peaks[dim].values, rising[dim].values):
+        raise ValueError(f"peaks and rising must hold the same values of {dim!r}")
+    for i in range(peaks.sizes[dim] - 1):
+        low, high = (i, i + 1) if increasing else (i + 1, i)
+        if bool(rising[low]) or not float(peaks[low]) < float(peaks[high]):
+            return False
+    return True
+
+
 def plateaued(loss: xr.DataArray, fraction: float = 0.25, tolerance: float = 0.1, dim: str = "epoch") -> xr.DataArray:
     """Whether a run's loss has reached a plateau: over the last ``fraction`` of the time axis it fell by
     at most ``tolerance`` × its whole fall, ``L(t₁ − fraction·(t₁ − t₀)) − L(t₁) ≤ tolerance · (L(t₀) − L(t₁))``

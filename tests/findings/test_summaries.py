@@ -180,3 +180,29 @@ def test_plateau_start_is_the_first_epoch_whose_loss_moved_less_than_the_toleran
     assert np.isnan(float(summaries.plateau_start(memorising, span=20)))
     with pytest.raises(ValueError, match="span"):
         summaries.plateau_start(settling, span=0)
+
+
+def test_still_rising_reads_each_run_over_its_own_last_quarter():
+    t = np.arange(0.0, 41.0)
+    climbing = np.log1p(t)  # still growing at the end
+    peaked = np.concatenate([np.log1p(t[:21]), np.full(20, np.log1p(20.0)) * np.linspace(1.0, 0.9, 20)])[:41]
+    short = np.where(t <= 20, np.log1p(np.minimum(t, 10)), np.nan)  # levelled off, and measured half as long
+    runs = xr.DataArray(np.stack([climbing, peaked, short]), dims=("run", "epoch"), coords={"epoch": t})
+    assert summaries.still_rising(runs).values.tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        summaries.still_rising(runs, fraction=0.0)
+
+
+def test_peaks_ordered_needs_the_claimed_lower_run_to_have_peaked():
+    sizes = {"coords": {"S": [32, 128, 1024]}, "dims": "S"}
+    peaks = xr.DataArray([18.0, 26.0, 30.0], **sizes)
+    none_rising = xr.DataArray([False, False, False], **sizes)
+    largest_rising = xr.DataArray([False, False, True], **sizes)  # its maximum is a lower bound: still decided
+    middle_rising = xr.DataArray([False, True, False], **sizes)  # 128's peak could still pass 1024's
+    assert summaries.peaks_ordered(peaks, none_rising, "S") and summaries.peaks_ordered(peaks, largest_rising, "S")
+    assert not summaries.peaks_ordered(peaks, middle_rising, "S")
+    assert not summaries.peaks_ordered(peaks[::-1].assign_coords(S=[32, 128, 1024]), none_rising, "S")  # wrong order
+    assert not summaries.peaks_ordered(xr.DataArray([18.0, 26.0, 26.0], **sizes), none_rising, "S")  # a tie
+    assert summaries.peaks_ordered(peaks[::-1].assign_coords(S=[32, 128, 1024]), none_rising, "S", increasing=False)
+    with pytest.raises(ValueError, match="1-D along"):
+        summaries.peaks_ordered(peaks.expand_dims(seed=2), none_rising, "S")
