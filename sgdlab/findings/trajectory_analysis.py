@@ -16,7 +16,7 @@ from sgdlab.core import checks
 from sgdlab.measure import probes
 from sgdlab.measure.weights import Weights
 from sgdlab.task import losses, models
-from sgdlab.theory.variance_flatness import flatness, pca, power_law_fit
+from sgdlab.theory.variance_flatness import curvature, flatness, pca, power_law_fit
 from sgdlab.training import config as configuration
 from sgdlab.training import loop as train
 
@@ -46,8 +46,9 @@ def _center_state(run: xr.Dataset) -> np.ndarray:
 def analyse(run: xr.Dataset, n_components: int, *, skip: int = 0, factor: float = math.e, fraction: float = 0.9,
             n_boot: int = 2000) -> xr.Dataset:
     """PCA of a run's ``layer_weights`` trace, the flatness along each of the first ``n_components``
-    components (training loss on the whole training set; w₀ the window's mean of the layer, the other
-    layers at their window means when the trace recorded the whole model, else at the final state) and
+    components and the local curvature along each (:func:`curvature` at the scale σᵢ), of the training
+    loss on the whole training set with w₀ the window's mean of the layer, the other layers at their
+    window means when the trace recorded the whole model (else at the final state); and
     the power-law fit over components ``skip + 1 … n_components`` (``skip=1`` leaves PC1, the drift,
     out); dims ``component``. Attributes ``flatness_range`` and ``variance_range``: max/min over the
     fitted components.
@@ -75,10 +76,13 @@ def analyse(run: xr.Dataset, n_components: int, *, skip: int = 0, factor: float 
     with train.torch_threads(config.threads):
         widths = np.asarray([flatness(along(c), factor=factor, step=math.sqrt(v))
                              for v, c in zip(result.variances, result.components)])
+        curvatures = np.asarray([curvature(along(c), math.sqrt(v))
+                                 for v, c in zip(result.variances, result.components)])
     fitted, variances = widths[skip:], result.variances[skip:]
     fit = power_law_fit(fitted, variances, n_boot=n_boot, seed=config.seed)
     return xr.Dataset(
         {"variance": ("component", result.variances), "flatness": ("component", widths),
+         "curvature": ("component", curvatures),
          "projection": (("snapshot", "component"), result.projections),
          "snapshot_iteration": ("snapshot", snapshots.iteration.values)},
         coords={"component": np.arange(1, n_components + 1)},

@@ -25,12 +25,15 @@ from sgdlab.optim.base import OPTIMIZERS, Setting
 @OPTIMIZERS.register("langevin")
 @dataclass(frozen=True)
 class Langevin:
-    """Langevin dynamics at ``temperature`` T > 0 (loss units); needs ``momentum=0``. With ``only`` the name
-    of one parameter (e.g. ``"3.weight"``), that parameter alone moves and the others stay where they are:
-    its stationary density is ∝ exp(−L/T) in that layer, the others held fixed."""
+    """Langevin dynamics at ``temperature`` T > 0 (loss units); needs ``momentum=0``. The first ``after``
+    steps are plain gradient steps of every parameter (no noise: e.g. SGD to a plateau, with a batch
+    schedule that then turns to the full batch); from then on the noise is on and, with ``only`` the name
+    of one parameter (e.g. ``"3.weight"``), that parameter alone moves, the others held where they are:
+    its stationary density is ∝ exp(−L/T) in that layer."""
 
     temperature: float = 1e-4
     only: str | None = None
+    after: int = 0
     uses_batch: ClassVar[bool] = False
     chooses_lr: ClassVar[bool] = False
 
@@ -38,6 +41,7 @@ class Langevin:
         checks.number("Langevin.temperature", self.temperature, positive=True)
         if self.only is not None and not isinstance(self.only, str):
             raise ValueError(f"Langevin.only must be a parameter name or None, got {self.only!r}")
+        checks.integer("Langevin.after", self.after, low=0)
 
     def check(self, n_params: int) -> None:
         """Nothing depends on the model."""
@@ -51,21 +55,26 @@ class Langevin:
         if self.only is not None and self.only not in params:
             raise ValueError(f"Langevin.only {self.only!r} is not a parameter of this model; choose one of: "
                              f"{', '.join(params)}")
-        moving = params.values() if self.only is None else [params[self.only]]
-        return LangevinDynamics(moving, lr=setting.lr, temperature=self.temperature,
-                                weight_decay=setting.weight_decay, seed=noise_seed)
+        groups = [{"params": list(params.values())}] if self.only is None else [
+            {"params": [params[self.only]]},
+            {"params": [p for name, p in params.items() if name != self.only], "held": True}]
+        return LangevinDynamics(groups, lr=setting.lr, temperature=self.temperature,
+                                weight_decay=setting.weight_decay, seed=noise_seed, after=self.after)
 
 
 class LangevinDynamics(torch.optim.Optimizer):
-    """θ ← θ − η (g + λθ) + sqrt(2ηT) ξ after ``backward()``; ξ from a generator seeded with ``seed``."""
+    """θ ← θ − η (g + λθ) + sqrt(2ηT) ξ after ``backward()``; ξ from a generator seeded with ``seed``. The
+    first ``after`` steps have no noise; from then on the parameter groups marked ``held`` stay still."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float, temperature: float, weight_decay: float = 0.0,
-                 seed: int = 0):
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float, temperature: float,
+                 weight_decay: float = 0.0, seed: int = 0, after: int = 0):
         checks.number("lr", lr, positive=True)
         checks.number("temperature", temperature, positive=True)
         checks.number("weight_decay", weight_decay, low=0)
-        super().__init__(params, {"lr": lr, "temperature": temperature, "weight_decay": weight_decay})
-        self.seed = seed
+        checks.integer("after", after, low=0)
+        super().__init__(params, {"lr": lr, "temperature": temperature, "weight_decay": weight_decay,
+                                  "held": False})
+        self.seed, self.after, self.steps = seed, after, 0
         self.generator: torch.Generator | None = None
 
     def _noise_like(self, p: Tensor) -> Tensor:
@@ -79,12 +88,18 @@ class LangevinDynamics(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        noisy = self.steps >= self.after
+        self.steps += 1
         for group in self.param_groups:
+            if noisy and group["held"]:
+                continue
             lr, decay = group["lr"], group["weight_decay"]
-            scale = math.sqrt(2 * lr * group["temperature"])
+            scale = math.sqrt(2 * lr * group["temperature"]) if noisy else 0.0
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 drift = p.grad if decay == 0 else p.grad + decay * p
-                p.add_(drift, alpha=-lr).add_(self._noise_like(p), alpha=scale)
+                p.add_(drift, alpha=-lr)
+                if noisy:
+                    p.add_(self._noise_like(p), alpha=scale)
         return loss

@@ -9,6 +9,7 @@ window after the loss plateaus. Over that window:
 - :func:`pca`: principal components pᵢ of the snapshots with variances σᵢ²;
 - :func:`flatness`: the width Fᵢ of the loss profile L(w₀ + δ pᵢ) at the level ``factor``·L(w₀)
   (``factor = e`` in the paper), by bracketing and bisection on both sides of δ = 0;
+- :func:`curvature`: the second difference hᵢ of that profile at the scale σᵢ (the local curvature);
 - :func:`power_law_fit`: σᵢ² ∝ Fᵢ^(−ψ) by least squares in log–log, with a bootstrap interval
   (the paper finds ψ ≈ 4 for SGD; an equilibrium at fixed temperature gives σᵢ² ∝ Fᵢ², ψ = −2);
 - :func:`analyse`: all of this for a run recorded with the trace and ``save_parameters=True``.
@@ -110,6 +111,17 @@ def flatness(profile: Callable[[float], float], *, factor: float = math.e, step:
     level = factor * base
     return (_crossing(profile, level, step, rtol, max_doublings)
             + _crossing(lambda d: profile(-d), level, step, rtol, max_doublings))
+
+
+def curvature(profile: Callable[[float], float], scale: float) -> float:
+    """The second difference (L(s) + L(−s) − 2L(0)) / s² of the loss profile δ ↦ L(w₀ + δp) at ``scale`` s:
+    the curvature h = pᵀHp of a parabola exactly, at any s (at equilibrium σᵢ² hᵢ = T along each axis).
+
+    >>> round(curvature(lambda d: 1.0 + 0.5 * 3.0 * d ** 2, 0.7), 9)
+    3.0
+    """
+    checks.number("scale", scale, positive=True)
+    return (float(profile(scale)) + float(profile(-scale)) - 2 * float(profile(0.0))) / scale ** 2
 
 
 @dataclass(frozen=True)

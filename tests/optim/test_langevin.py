@@ -28,6 +28,15 @@ def steps(model: nn.Module, opt: torch.optim.Optimizer, gradient: torch.Tensor, 
     return p.detach().clone()
 
 
+def unit_gradient_steps(pairs, n: int = 1) -> None:
+    """``n`` steps of each (model, optimizer) pair with a gradient of ones on every parameter."""
+    for _ in range(n):
+        for m, o in pairs:
+            for p in m.parameters():
+                p.grad = torch.ones_like(p)
+            o.step()
+
+
 def test_noise_around_the_gradient_step_is_isotropic_with_variance_two_eta_t():
     model = nn.Linear(2000, 1, bias=False)
     nn.init.zeros_(model.weight)
@@ -43,11 +52,7 @@ def test_the_drift_includes_weight_decay_and_vanishes_into_sgd_at_tiny_temperatu
     model, reference = nn.Linear(3, 2), nn.Linear(3, 2)
     reference.load_state_dict(model.state_dict())
     opt = Langevin(temperature=1e-30).build(model, setting(weight_decay=0.01))
-    sgd = torch.optim.SGD(reference.parameters(), lr=0.1, weight_decay=0.01)
-    for m, o in ((model, opt), (reference, sgd)):
-        for p in m.parameters():
-            p.grad = torch.ones_like(p)
-        o.step()
+    unit_gradient_steps([(model, opt), (reference, torch.optim.SGD(reference.parameters(), lr=0.1, weight_decay=0.01))])
     for got, want in zip(model.parameters(), reference.parameters()):
         torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
 
@@ -79,15 +84,19 @@ def test_momentum_is_rejected():
         Langevin().build(nn.Linear(2, 2), setting(momentum=0.9))
 
 
-def test_only_the_named_parameter_moves_and_an_unknown_name_is_rejected():
+def test_after_plain_steps_only_the_named_parameter_moves_with_noise_and_an_unknown_name_is_rejected():
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    reference = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    reference.load_state_dict(model.state_dict())
+    opt = Langevin(temperature=0.5, only="1.weight", after=2).build(model, setting())
+    unit_gradient_steps([(model, opt), (reference, torch.optim.SGD(reference.parameters(), lr=0.1))], 2)  # no noise
+    for got, want in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(got, want, atol=1e-7, rtol=0)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    opt = Langevin(temperature=0.5, only="1.weight").build(model, setting())
-    for p in model.parameters():
-        p.grad = torch.ones_like(p)
     opt.step()
-    moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
-    assert moved == {"1.weight"}
+    moved = {name: p - before[name] for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert set(moved) == {"1.weight"}
+    assert not torch.allclose(moved["1.weight"], torch.full((2, 4), -0.1))  # the gradient step plus noise
     with pytest.raises(ValueError, match=r"Langevin.only 'middle' is not a parameter of this model; choose one of: "
                                          r"0.weight, 0.bias, 1.weight, 1.bias"):
         Langevin(only="middle").build(model, setting())

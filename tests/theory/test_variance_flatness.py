@@ -60,6 +60,14 @@ def test_a_profile_that_never_reaches_the_level_is_rejected():
         variance_flatness.flatness(lambda d: 1 + math.tanh(abs(d)), factor=3.0)
 
 
+def test_curvature_is_exact_on_a_parabola_and_sees_the_quartic_term_of_a_steeper_profile():
+    assert variance_flatness.curvature(lambda d: 2.0 + 0.5 * 5.0 * d ** 2, 0.3) == pytest.approx(5.0)
+    # 1 + h d²/2 + c d⁴: the second difference at s is h + 2 c s²
+    assert variance_flatness.curvature(lambda d: 1.0 + 2.0 * d ** 2 + 3.0 * d ** 4, 0.5) == pytest.approx(4.0 + 1.5)
+    with pytest.raises(ValueError, match="scale"):
+        variance_flatness.curvature(lambda d: d ** 2, 0.0)
+
+
 def test_power_law_fit_recovers_an_exact_exponent_and_brackets_a_noisy_one():
     f = np.geomspace(1, 20, 30)
     exact = variance_flatness.power_law_fit(f, 3.0 * f ** -4.0, n_boot=200)
@@ -118,6 +126,7 @@ def test_the_whole_model_is_recorded_and_analyse_holds_every_layer_at_its_window
     assert analysis.attrs["center_loss"] == pytest.approx(loss, rel=1e-5)
     fit = variance_flatness.power_law_fit(analysis.flatness.values[1:], analysis.variance.values[1:], n_boot=50)
     assert analysis.attrs["psi"] == pytest.approx(fit.psi)
+    assert analysis.curvature.shape == (6,) and np.isfinite(analysis.curvature).all()
     assert analysis.attrs["flatness_range"] == pytest.approx(float(analysis.flatness[1:].max() / analysis.flatness[1:].min()))
 
 
