@@ -18,6 +18,7 @@ from sgdlab.core import paths
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # the sgdlab package folder
 STATUS_FILE = "status.json"
+KERNEL_LOG = "kernel.log"  # the kernel process's own standard error, kept only when it is not empty
 
 
 def default_folder() -> Path:
@@ -108,12 +109,15 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
         with _kernel_settings() as settings, quiet_papermill():
             papermill.execute_notebook(
                 str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
-                cwd=str(notebook.resolve().parent), progress_bar=False, **settings,
+                cwd=str(notebook.resolve().parent), progress_bar=False,
+                kernel_manager_class=_kernel_writing_stderr_to(output_dir / KERNEL_LOG), **settings,
             )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     except Exception as exc:  # a kernel that died or could not start: recorded like an error in a cell
         error = f"{type(exc).__name__}: {exc}"
+    if (output_dir / KERNEL_LOG).exists() and (output_dir / KERNEL_LOG).stat().st_size == 0:
+        (output_dir / KERNEL_LOG).unlink()
     execution = Execution(notebook.stem, str(output_dir), parameters, time.perf_counter() - start, error)
     (output_dir / STATUS_FILE).write_text(json.dumps(asdict(execution), indent=2, default=str) + "\n")
     return execution
@@ -134,6 +138,20 @@ def quiet_papermill() -> Iterator[None]:
 
 
 _CHATTY = ("papermill", "traitlets", "jupyter_client", "nbclient", "asyncio")
+
+
+def _kernel_writing_stderr_to(path: Path) -> type:
+    """A jupyter kernel manager whose kernel process writes its own standard error to ``path``: what a cell
+    prints reaches the notebook either way, but messages of the process itself (a traceback when it is
+    interrupted at shutdown, crashes of worker processes it started) go to the log, not the terminal."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelWithLog(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with open(path, "ab") as log:
+                await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": log})
+
+    return KernelWithLog
 
 
 @contextmanager

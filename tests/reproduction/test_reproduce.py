@@ -152,6 +152,24 @@ def test_kernels_print_no_warning_and_leave_no_socket_files(notebooks_dir, tmp_p
     assert sorted(p.name for p in folder.iterdir()) == ["01_quiet.ipynb"]  # no kernel-ipc-N sockets beside it
 
 
+def test_the_kernel_process_writes_its_own_stderr_to_a_log_kept_only_when_not_empty(tmp_path, capfd):
+    from sgdlab.reproduction import notebooks
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook(folder, "01_noisy", 'output_dir = ""',  # os.write(2) bypasses the kernel's capture, as a crash would
+             'import os, sys\nos.write(2, b"from the kernel process\\n")\nprint("to the cell", file=sys.stderr)')
+    notebook(folder, "02_silent", 'output_dir = ""', 'print("hello")')
+    noisy = notebooks.execute(folder / "01_noisy.ipynb", tmp_path / "noisy", {})
+    silent = notebooks.execute(folder / "02_silent.ipynb", tmp_path / "silent", {})
+    assert noisy.error is None and silent.error is None
+    assert "from the kernel process" not in capfd.readouterr().err
+    assert "from the kernel process" in (tmp_path / "noisy" / notebooks.KERNEL_LOG).read_text()
+    executed = nbformat.read(tmp_path / "noisy" / "01_noisy.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "to the cell\n"  # what a cell prints stays in the notebook
+    assert not (tmp_path / "silent" / notebooks.KERNEL_LOG).exists()
+
+
 PAPERMILL_TEXTS = ["1e-3", "true", "True", "False", "None", "[0.1, 0.2]", '"a b"', "a b", "7", "1_000", "-2.5", "0x10",
                    "inf", "2020-01-01"]
 
