@@ -9,14 +9,16 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sgdlab.core import paths
 from sgdlab.findings import profiles
 from sgdlab.grid import executors
 from sgdlab.reproduction import folders, notebooks
-from sgdlab.reproduction import index as report
 from sgdlab.reproduction.progress import Progress
+
+if TYPE_CHECKING:  # the report's module loads torch and matplotlib: only once there is something to report
+    from sgdlab.reproduction.index import Outcome
 
 
 def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executor: str | None,
@@ -35,7 +37,7 @@ def check(notebook_paths: Sequence[Path], parameters: Mapping[str, Any], executo
 
 def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path | None = None, *,
               executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
-              progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
+              progress: bool = True, smoke: bool = False) -> list[Outcome]:
     """Execute the chosen notebooks at ``profile`` into ``out/<notebook>/`` and write the index there.
 
     ``out`` defaults to ``data/reports/<profile>`` (``<profile>-smoke`` for ``smoke``); the index is
@@ -56,20 +58,24 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
     with folders.locked(out, f"sgdlab reproduce --profile {profile}"):
         outcomes = _execute_all([(nb, out / nb.stem, parameters, nb.stem) for nb in chosen], executor, jobs,
                                 Progress(len(chosen), "notebook", smoke=smoke, enabled=progress))
+        from sgdlab.reproduction import index as report
+
         report.write(out, profile, time.perf_counter() - start, smoke=smoke)
     return outcomes
 
 
 def _execute_all(tasks: Sequence[tuple[Path, Path, Mapping[str, Any], str]], executor: str | None,
-                 jobs: int | None, progress: Progress) -> list[report.Outcome]:
+                 jobs: int | None, progress: Progress) -> list[Outcome]:
     """Execute each ``(notebook, folder, parameters, label)`` in turn, showing ``progress``; their outcomes."""
+    from sgdlab.reproduction import index
+
     outcomes = []
     with notebooks.cluster_environment(executor, jobs), progress:
         for nb, folder, parameters, label in tasks:
             progress.start(label)
             execution = notebooks.execute(nb, folder, parameters)
             progress.done(execution.error)
-            outcomes.append(report.outcome(folder))
+            outcomes.append(index.outcome(folder))
     return outcomes
 
 
@@ -116,7 +122,7 @@ def _point_hash(point: Mapping[str, Any]) -> str:
 
 def sweep(notebook: str, parameters: Mapping[str, Sequence[Any]], out: Path | None = None, *,
           executor: str | None = None, jobs: int | None = None, notebooks_dir: Path | None = None,
-          progress: bool = True, smoke: bool = False) -> list[report.Outcome]:
+          progress: bool = True, smoke: bool = False) -> list[Outcome]:
     """Execute ``notebook`` once per point of the grid ``parameters`` into ``out/<point name>/``.
 
     ``out`` defaults to ``data/sweeps/<notebook>`` (``<notebook>-smoke`` for ``smoke``, which passes
