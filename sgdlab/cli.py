@@ -62,13 +62,13 @@ def sweep_grid(parameters: list[list[str]], yaml_mappings: list[str]) -> dict[st
     ``-p`` values are read as papermill's ``-p`` reads them (:func:`papermill_value`); ``-y`` takes a
     YAML mapping, read as papermill's ``-y`` reads it, and adds one value per key, so lists are given there.
     """
-    import yaml
-    from papermill.iorw import NoDatesSafeLoader
-
     grid: dict[str, list[Any]] = {}
     for name, *values in parameters:
         grid.setdefault(name, []).extend(map(papermill_value, values))
     for text in yaml_mappings:
+        import yaml
+        from papermill.iorw import NoDatesSafeLoader  # papermill takes seconds to load: only for -y
+
         mapping = yaml.load(text, Loader=NoDatesSafeLoader) or {}
         if not isinstance(mapping, dict):
             raise ValueError(  # noqa: TRY004 (bad command-line input is a ValueError, printed in one line)
