@@ -152,7 +152,6 @@ plt.show()
 # **What reproduces at the quick scale.** All four claims. Cyclic η and cyclic S end within about two points of test accuracy of each other, some 25 points above both constant schedules at the cycles' low ratio, and their λ₁ trajectories stay about three times closer to each other than to either constant run: the exchange of a learning-rate schedule for a batch-size schedule holds. Both cyclic runs also end flatter than the constant runs. They alternate: at the end of every high-noise stage after the first cycle, the seed-mean log λ₁ of both lies below the mean of its two low-noise neighbours (the contrasts printed above the table). The alternation is a seed-mean effect: a single seed's contrast can be near zero or negative at one stage (printed per seed); the verdict rests on the mean over the four seeds. Stages of 5 epochs are long enough for it here; the paper's 15- and 4-epoch stages are the paper profile's.
 
 # %% tags=[]
-# NBVAL_CHECK_OUTPUT
 first = s.stages[0]
 acc = {name: float(measured[first, name][1].mean()) for name in names}
 log_lambda = {(stage, name): np.log(measured[stage, name][0]).mean(0) for stage in s.stages for name in names}
@@ -181,6 +180,9 @@ for stage in s.stages:
     for name in cyclic:
         print(f"L={stage:g} {name}: contrasts (seed mean) {np.round(contrasts[f'{stage:g}'][name], 2)}, per seed "
               f"{np.round(per_seed[f'{stage:g}'][name], 2).tolist()}")
+
+# %% tags=[]
+# NBVAL_CHECK_OUTPUT
 verdicts = [
     claims.claim("B4.same-accuracy", "cyclic S and cyclic η reach matching test accuracy, unlike another η/S",
                  abs(acc[cyclic[0]] - acc[cyclic[1]]) < acc_gap / 2, accuracy=acc, smallest_gap_to_constant=acc_gap),
@@ -193,7 +195,7 @@ verdicts = [
 ]
 finding.report(verdicts)
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## Reference
 #
 # ```bibtex

@@ -137,7 +137,6 @@ plt.show()
 # **It does not reproduce at the quick scale, in runs that do memorise.** On this grid every (η, S) setting fits its random labels: all six reach 25% memorisation at every seed, five or six reach 50%, and four or five reach 75% (the slowest, η/S = 1.6·10⁻³, stays below it within 80 epochs), so each matched level ranks four to six settings over an 8-fold range of η/S. With 25% random labels the clean accuracy at a matched level rises with η/S at most levels and seeds, but not by the fixed margin (ρ ≥ +0.5) at every one; with 50% random labels its sign changes with the level and the seed. At a matched level the settings' clean accuracies lie within a few points of each other, about the resolution of the 1,000-example test set, so the ranking is dominated by noise. What does reproduce is the paper's side remark: a higher η/S memorises *earlier* in epochs (ρ(epoch, η/S) close to −1), the slower optimisation of a low η/S. Scales tried: the earlier grid (η ∈ {0.05, 0.1, 0.2} × S ∈ {32, 128, 512}, 60 epochs, one seed) let only four runs reach 25% memorisation, too few to rank; the MLP of notebook 01 on that grid (`-p model mlp`) memorised more runs but ranked them negatively. A clean held-out set four times larger (4,000 examples, with `dataset="mnist1d_20k"`: 1,000 training examples drawn from its 16,000, and its 4,000 test examples) does not change the picture: at seed 0, ρ = +0.79, +0.38 and +0.53 at the three levels with 25% random labels, +0.35 and +0.09 at the two levels reached with 50%. The claim is a known failure at this scale; the paper profile (MNIST 50k/10k, 300 epochs, an MLP of 256 units) checks it at the paper's.
 
 # %% tags=[]
-# NBVAL_CHECK_OUTPUT
 MIN_RUNS = 5
 rho, reached, rho_epoch, rho_final = {}, {}, {}, {}
 for p in s.noise_levels:
@@ -155,6 +154,9 @@ every_noise_checked = all(any(k.startswith(f"noise {p:g},") for k in rho) for p 
 for key in reached:
     print(f"{key}: {reached[key]} settings reach it" + (f", Spearman ρ(clean acc, η/S) = {rho[key]:+.2f}" if key in rho
                                                          else "") + f"; ρ(epoch, η/S) = {rho_epoch[key]:+.2f}")
+
+# %% tags=[]
+# NBVAL_CHECK_OUTPUT
 verdicts = [
     claims.claim("B5.matched-memorisation", "at the same level of memorised random labels, a higher η/S has a higher "
                  "clean held-out accuracy", every_noise_checked and all(r >= 0.5 for r in rho.values()),
@@ -166,7 +168,7 @@ finding.report(verdicts, known_failures={"quick": {
                                "with η/S by the fixed margin at every level: with 25% random labels it mostly rises, "
                                "with 50% its sign follows the level and the seed, within the test set's resolution"}})
 
-# %% [markdown]
+# %% [markdown] tags=[]
 # ## Reference
 #
 # ```bibtex
