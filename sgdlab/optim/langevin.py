@@ -94,7 +94,7 @@ class LangevinDynamics(torch.optim.Optimizer):
             if noisy and group["held"]:
                 continue
             lr, decay = group["lr"], group["weight_decay"]
-            scale = math.sqrt(2 * lr * group["temperature"]) if noisy else 0.0
+            scale = math.sqrt(2 * lr * group["temperature"])
             for p in group["params"]:
                 if p.grad is None:
                     continue

@@ -58,9 +58,9 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, out: Path |
     with folders.locked(out, f"sgdlab reproduce --profile {profile}"):
         outcomes = _execute_all([(nb, out / nb.stem, parameters, nb.stem) for nb in chosen], executor, jobs,
                                 Progress(len(chosen), "notebook", smoke=smoke, enabled=progress))
-        from sgdlab.reproduction import index as report
+        from sgdlab.reproduction import index
 
-        report.write(out, profile, time.perf_counter() - start, smoke=smoke)
+        index.write(out, profile, time.perf_counter() - start, smoke=smoke)
     return outcomes
 
 
