@@ -23,7 +23,7 @@ base_lr = None  # η₀ of the family (η₀β, S₀β) of B2 and B3
 base_batch_size = None  # S₀
 betas = None  # the family's β (must include 1, the reference)
 train_sizes = None  # training set sizes of the family, smallest first (None: the whole set)
-epochs = None  # of the family: β = 1's epochs on the whole training set
+epochs = None  # of the family: epochs of the whole training set, alike at every β
 equal_steps = None  # True: every training set, and the contrasts, take the whole set's steps; False: its epochs
 grid_epochs = None  # of the B1 grid
 seeds = None  # None: the profile's number of seeds, seed, seed + 1, ...; every number of B1 and B2 is a mean over them
