@@ -57,6 +57,7 @@ from sgdlab import run_grid
 from sgdlab.findings import Finding, claims, interpolation, plots, summaries
 from sgdlab.grid import tables
 from sgdlab.task import data
+from sgdlab.theory import three_factors
 from sgdlab.training import run_cache
 from sgdlab.training.clock import Every
 
@@ -209,22 +210,17 @@ plt.show()
 
 
 # %% [markdown] tags=[]
-# **Shape of a line.** How wide an endpoint is along the line shows in the factor by which the training loss grows when the line goes one segment length beyond it: L(−1)/L(0) beyond θ₁, L(2)/L(1) beyond θ₂. The shape statistic (`interpolation.rise_asymmetry`) is |log(L(2)/L(1)) − log(L(−1)/L(0))|: zero when both ends are equally wide, near |log(h₂/h₁)| for two parabolas of curvatures h₁ and h₂ that rise well above the floor. It is measured on each seed's line, then averaged over seeds; sharpness and accuracy are compared as means over seeds. Two accuracies are the same when they differ by less than the test set resolves: two binomial standard errors of a difference, 2·√(2p(1−p)/n) at β = 1's accuracy p on n test examples, the tolerance of B3.
+# **Shape of a line.** How wide an endpoint is along the line shows in the factor by which the training loss grows when the line goes one segment length beyond it: L(−1)/L(0) beyond θ₁, L(2)/L(1) beyond θ₂. The shape statistic (`three_factors.line_asymmetry`) is |log(L(2)/L(1)) − log(L(−1)/L(0))|: zero when both ends are equally wide, near |log(h₂/h₁)| for two parabolas of curvatures h₁ and h₂ that rise well above the floor. It is measured on each seed's line, then averaged over seeds; sharpness and accuracy are compared as means over seeds. Two accuracies are the same when they differ by less than the test set resolves: two binomial standard errors of a difference, 2·√(2p(1−p)/n) at β = 1's accuracy p on n test examples, the tolerance of B3.
 
 # %% tags=[]
-def tolerance(accuracy):
-    """Two binomial standard errors of a difference of two test accuracies near ``accuracy``: 2·√(2p(1−p)/n)."""
-    return 2 * np.sqrt(2) * claims.accuracy_standard_error(accuracy, n_test)
-
-
 def mean_end(runs):
     """The seed-mean endpoint of a list of runs (one per seed)."""
     return endpoints(tables.stack(dict(zip(map(str, run_seeds), runs)), "seed")).mean("seed")
 
 
 reference = mean_end([family_runs[largest, 1.0, r] for r in run_seeds])
-same_accuracy = tolerance(float(reference.test_acc))
-shape = interpolation.rise_asymmetry(lines).mean("seed")
+same_accuracy = three_factors.difference_tolerance(float(reference.test_acc), n_test)
+shape = three_factors.line_asymmetry(lines.train_loss).mean("seed")
 compare = {}
 for name, key in partner_keys.items():
     ends = mean_end([partner(key, r) for r in run_seeds])
@@ -240,15 +236,10 @@ for name, row in compare.items():
 # ## B3 — where the invariance breaks
 
 # %% tags=[]
-def breakdown(rows):
-    """The smallest β > 1 whose test accuracy fell below β = 1's by more than the tolerance (inf: none)."""
-    p = float(rows.test_acc.sel(lr=s.base_lr))
-    fallen = [beta for beta, acc in zip(s.betas, rows.test_acc.values) if beta > 1 and acc < p - tolerance(p)]
-    return min(fallen) if fallen else float("inf")
-
-
 fam = {n: endpoints(tables.load_grid([family_runs[n, beta, r] for beta in s.betas for r in b3_seeds],
                                       ["lr", "seed"])).mean("seed") for n in s.train_sizes}
+# each set's breakdown point (inf: none) and tolerance, from its seed-mean accuracy at every β = η/η₀
+breaks = {n: three_factors.breakdown(rows.lr.values / s.base_lr, rows.test_acc.values, n_test) for n, rows in fam.items()}
 run_cache.save(xr.concat(list(fam.values()), dim=xr.DataArray([n or 0 for n in fam], dims="train_size")),
              finding.out / "b3_family.nc")
 fig, axes = plots.figure(1, 2, width="page", aspect=0.7)
@@ -256,7 +247,7 @@ for n, rows in fam.items():
     label = f"{n or n_whole} training examples"
     line, = axes[0].plot(s.betas, rows.test_acc, "o-", label=label)
     p = float(rows.test_acc.sel(lr=s.base_lr))
-    axes[0].axhspan(p - tolerance(p), p, color=line.get_color(), alpha=0.15, lw=0)
+    axes[0].axhspan(p - breaks[n][1], p, color=line.get_color(), alpha=0.15, lw=0)
     axes[1].plot(s.betas, rows.lambda1, "o-", label=label)
 axes[1].plot(s.betas, 2 / (s.base_lr * np.array(s.betas)), ":", color="0.4", label="$2/\\eta$")
 for ax, label in zip(axes, ["test accuracy", "$\\lambda_1$ at the end"]):
@@ -275,9 +266,9 @@ finding.save_figure(fig, "b3_breakdown", caption=caption)
 plt.show()
 for n, rows in fam.items():
     print(f"{n or n_whole:>5} examples: test acc {np.round(rows.test_acc.values, 3)}  λ1 {np.round(rows.lambda1.values, 2)}")
-breaks = {str(n or n_whole): breakdown(rows) for n, rows in fam.items()}
-small, large = breaks[str(s.train_sizes[0] or n_whole)], breaks[str(s.train_sizes[-1] or n_whole)]
-print(f"breakdown β (inf: none): {breaks}; earlier on less data (measured, not judged): {small < large}")
+small, large = breaks[s.train_sizes[0]][0], breaks[s.train_sizes[-1]][0]
+print(f"breakdown β (inf: none): {({n or n_whole: beta for n, (beta, _) in breaks.items()})}; "
+      f"earlier on less data (measured, not judged): {small < large}")
 
 # %% [markdown] tags=[]
 # ## Verdict
@@ -328,8 +319,9 @@ verdicts = [
                  and all(compare[same]["test_acc"] < same_accuracy for same in same_names),
                  differences=compare, accuracy_tolerance=same_accuracy),
     claims.claim("B3.breakdown", "invariance breaks at large β (on every training set)",
-                 all(beta < float("inf") for beta in breaks.values()),
-                 breakdown_beta=breaks, tolerance={str(n or n_whole): tolerance(float(rows.test_acc.sel(lr=s.base_lr))) for n, rows in fam.items()},
+                 all(beta < float("inf") for beta, _ in breaks.values()),
+                 breakdown_beta={str(n or n_whole): beta for n, (beta, _) in breaks.items()},
+                 tolerance={str(n or n_whole): tol for n, (_, tol) in breaks.items()},
                  test_acc={str(n or n_whole): rows.test_acc.values for n, rows in fam.items()}),
 ]
 finding.report(verdicts, known_failures={"quick": {}})

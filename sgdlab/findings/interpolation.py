@@ -81,22 +81,3 @@ def from_init(run: xr.Dataset, alphas: Sequence[float] = ALPHAS) -> xr.Dataset:
     """Loss and accuracy from the run's initialisation (α = 0) to its endpoint (α = 1)."""
     line = _along_runs(_config(run), run["initial_state"].values, run["final_state"].values, alphas)
     return line.assign_attrs(run=run.attrs["config_hash"])
-
-
-def rise_asymmetry(line: xr.Dataset, variable: str = "train_loss") -> xr.DataArray:
-    """How differently the loss grows beyond the two endpoints of a line, as a factor (along its other dims).
-
-    |log(L(2)/L(1)) − log(L(−1)/L(0))|: the log-factor by which ``variable`` grows one segment beyond the
-    second endpoint, less the one beyond the first. 0 when both grow by the same factor (two endpoints
-    equally wide along the line); for L₀ + hᵢ·d² about each endpoint it approaches |log(h₂/h₁)| once the rises
-    dominate L₀. Needs α = −1, 0, 1 and 2 on the line and a positive loss; a NaN loss (a diverged run) gives NaN.
-    """
-    missing = [a for a in (-1.0, 0.0, 1.0, 2.0) if a not in line.alpha.values]
-    if missing:
-        raise ValueError(f"the line needs α = -1, 0, 1 and 2; it lacks {missing}")
-    loss = line[variable]
-    if bool((loss <= 0).any()):
-        raise ValueError(f"{variable} must be positive along the line to compare its growth as a factor")
-    beyond_second = np.log(loss.sel(alpha=2.0) / loss.sel(alpha=1.0))
-    beyond_first = np.log(loss.sel(alpha=-1.0) / loss.sel(alpha=0.0))
-    return np.abs(beyond_second - beyond_first)

@@ -19,10 +19,12 @@ import xarray as xr
 
 
 def line_asymmetry(loss: xr.DataArray, dim: str = "alpha") -> xr.DataArray:
-    """|log(r₂ / r₁)| of a line's loss, along the other dims: r₁ = L(−1) − L(0) is the loss the line gains one
-    segment length beyond θ₁ (α = 0), r₂ = L(2) − L(1) the same beyond θ₂ (α = 1). Zero when both endpoints are
-    equally wide along the line, log 4 ≈ 1.39 when one end rises four times more. NaN where a rise is not
-    positive (an endpoint that is no minimum along the line has no width to compare).
+    """|log(L(2)/L(1)) − log(L(−1)/L(0))| of a line's loss, along the other dims: the log-factor by which the
+    loss grows one segment length beyond θ₂ (α = 1), less the one beyond θ₁ (α = 0). Zero when both endpoints
+    are equally wide along the line; for rises h₁ and h₂ over a floor L₀ at both ends it is
+    |log((L₀ + h₂)/(L₀ + h₁))|, near |log(h₂/h₁)| once the rises dominate. A factor, unlike a ratio of the two
+    rises, stays defined and small on a nearly flat line, where both rises are small and either can be
+    negative. NaN where the loss is not positive.
 
     loss: the loss at α ∈ {−1, 0, 1, 2} (and any others) along ``dim``.
     """
@@ -30,9 +32,8 @@ def line_asymmetry(loss: xr.DataArray, dim: str = "alpha") -> xr.DataArray:
     if missing:
         raise ValueError(f"loss must hold alpha = -1, 0, 1 and 2 along {dim!r}; missing {missing}")
     at = {a: loss.sel({dim: a}, method="nearest").drop_vars(dim) for a in (-1.0, 0.0, 1.0, 2.0)}
-    first, second = at[-1.0] - at[0.0], at[2.0] - at[1.0]
-    ratio = (second / first).where((first > 0) & (second > 0))
-    return np.abs(np.log(ratio))
+    at = {a: value.where(value > 0) for a, value in at.items()}
+    return np.abs(np.log(at[2.0] / at[1.0]) - np.log(at[-1.0] / at[0.0]))
 
 
 def difference_tolerance(accuracy: float, n: int) -> float:

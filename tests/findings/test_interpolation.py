@@ -1,16 +1,13 @@
 """Interpolation between states: endpoints reproduced, a linear model against its closed form,
-BatchNorm mode and state restored, runs' saved states, bad input, and the rise asymmetry of a line on two
-synthetic basins."""
+BatchNorm mode and state restored, runs' saved states, and bad input."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import xarray as xr
 from torch import nn
 
 from sgdlab.findings import interpolation
@@ -88,36 +85,3 @@ def test_bad_input():
         interpolation.between(with_states, other_data)
     with pytest.raises(ValueError, match="state vector has 3 entries"):
         models.load_state_vector(nn.Linear(2, 2), torch.zeros(3))
-
-
-def _two_basins(alpha: np.ndarray, width_first: float, width_second: float, floor: float = 0.1) -> xr.Dataset:
-    """A line through two minima of the loss floor + h·d² (h = 1/width²), at α = 0 (the first half of the
-    line) and at α = 1 (the second half)."""
-    loss = floor + np.where(alpha <= 0.5, alpha ** 2 / width_first ** 2, (alpha - 1) ** 2 / width_second ** 2)
-    return xr.Dataset({"train_loss": ("alpha", loss)}, coords={"alpha": alpha})
-
-
-def test_rise_asymmetry_is_zero_for_equal_widths_and_the_log_curvature_ratio_for_unequal_ones():
-    alpha = np.linspace(-1.0, 2.0, 13)
-    assert float(interpolation.rise_asymmetry(_two_basins(alpha, 1.0, 1.0))) == pytest.approx(0.0, abs=1e-12)
-    # rises h₁ and h₂ over a floor of 0.1 grow by (0.1 + h)/0.1: widths 1 and 1/3 give log(9.1/0.1) - log(1.1/0.1)
-    sharp_second = float(interpolation.rise_asymmetry(_two_basins(alpha, 1.0, 1 / 3)))
-    assert sharp_second == pytest.approx(np.log(9.1 / 1.1), rel=1e-12)
-    # the data contradicting "equally wide" give a larger asymmetry than data agreeing with it, whichever side is sharp
-    assert float(interpolation.rise_asymmetry(_two_basins(alpha, 1 / 3, 1.0))) == pytest.approx(sharp_second)
-    # a common factor on the loss leaves it unchanged
-    scaled = _two_basins(alpha, 1.0, 1 / 3).map(lambda v: 5 * v)
-    assert float(interpolation.rise_asymmetry(scaled)) == pytest.approx(sharp_second, rel=1e-12)
-
-
-def test_rise_asymmetry_needs_the_four_points_and_a_positive_loss():
-    with pytest.raises(ValueError, match=r"lacks \[2.0\]"):
-        interpolation.rise_asymmetry(_two_basins(np.linspace(-1.0, 1.0, 9), 1.0, 1.0))
-    with pytest.raises(ValueError, match="must be positive"):
-        interpolation.rise_asymmetry(_two_basins(np.linspace(-1.0, 2.0, 13), 1.0, 1.0, floor=0.0))
-
-
-def test_rise_asymmetry_of_a_line_with_a_nan_loss_is_nan():
-    line = _two_basins(np.linspace(-1.0, 2.0, 13), 1.0, 1.0)
-    line["train_loss"][0] = np.nan
-    assert np.isnan(float(interpolation.rise_asymmetry(line)))

@@ -22,17 +22,25 @@ def _line(left: float, right: float) -> xr.DataArray:
     return xr.DataArray(loss, dims="alpha", coords={"alpha": a})
 
 
-def test_line_asymmetry_is_the_log_ratio_of_the_rises_beyond_each_end():
+def test_line_asymmetry_is_the_difference_of_the_log_growth_beyond_each_end():
+    # the loss grows from 1 to 1 + left beyond θ₁ and from 1 to 1 + right beyond θ₂
     assert float(tf.line_asymmetry(_line(2.0, 2.0))) == 0.0  # equally wide ends: the same minimum shape
-    assert float(tf.line_asymmetry(_line(1.0, 4.0))) == pytest.approx(math.log(4.0))
-    assert float(tf.line_asymmetry(_line(4.0, 1.0))) == pytest.approx(math.log(4.0))
+    assert float(tf.line_asymmetry(_line(1.0, 4.0))) == pytest.approx(math.log(5.0 / 2.0))
+    assert float(tf.line_asymmetry(_line(4.0, 1.0))) == pytest.approx(math.log(5.0 / 2.0))
     lines = xr.concat([_line(1.0, 1.0), _line(1.0, 8.0)], dim="partner")
-    np.testing.assert_allclose(tf.line_asymmetry(lines), [0.0, math.log(8.0)])
+    np.testing.assert_allclose(tf.line_asymmetry(lines), [0.0, math.log(9.0 / 2.0)])
+    # a factor: a common scale of the loss leaves it unchanged
+    assert float(tf.line_asymmetry(5 * _line(1.0, 4.0))) == pytest.approx(math.log(5.0 / 2.0))
 
 
-def test_an_end_that_is_no_minimum_along_the_line_has_no_asymmetry():
-    falling = _line(1.0, 1.0) - xr.DataArray(np.where(ALPHAS > 1, 3 * (ALPHAS - 1), 0.0), dims="alpha")
-    assert np.isnan(float(tf.line_asymmetry(falling)))
+def test_line_asymmetry_stays_small_on_a_nearly_flat_line_and_fails_ends_of_unequal_width():
+    """B2: endpoints of one ratio lie in one flat region; a ratio of two tiny rises would blow up there."""
+    flat = _line(1e-3, 4e-3)  # rises of 0.001 and 0.004: the ratio of rises reads a four-fold difference
+    assert float(tf.line_asymmetry(flat)) < 0.01
+    assert float(tf.line_asymmetry(_line(1.0, 8.0))) > 1.0  # a wide and a sharp end: data contradicting "the same"
+    falling = _line(1.0, 1.0) - xr.DataArray(np.where(ALPHAS > 1, 0.5 * (ALPHAS - 1), 0.0), dims="alpha")
+    assert float(tf.line_asymmetry(falling)) == pytest.approx(math.log(2.0 / 1.5))  # defined where a rise is < 0
+    assert np.isnan(float(tf.line_asymmetry(_line(1.0, 1.0).where(ALPHAS != 2.0))))  # a NaN loss: NaN
 
 
 def test_difference_tolerance_is_two_standard_errors_of_a_difference():
