@@ -96,6 +96,10 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
     so nothing in it is left from an earlier execution; ``status.json`` records the outcome. An
     error in the notebook is recorded (``Type: message``, with the cell), not raised. papermill's own
     log (its parsing warnings, the kernel's start) is kept quiet; errors still reach the record.
+
+    After the last cell the kernel's process group is killed at once (nbclient's immediate shutdown):
+    every output is in the notebook by then, and ipykernel's graceful shutdown races its own I/O
+    thread, writing a spurious traceback to ``kernel.log`` at random.
     """
     import papermill
 
@@ -110,7 +114,8 @@ def execute(notebook: Path, output_dir: Path, parameters: Mapping[str, Any]) -> 
             papermill.execute_notebook(
                 str(notebook), str(output_dir / notebook.name), parameters=parameters, kernel_name="python3",
                 cwd=str(notebook.resolve().parent), progress_bar=False,
-                kernel_manager_class=_kernel_writing_stderr_to(output_dir / KERNEL_LOG), **settings,
+                kernel_manager_class=_kernel_writing_stderr_to(output_dir / KERNEL_LOG),
+                shutdown_kernel="immediate", **settings,
             )
     except papermill.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
@@ -142,8 +147,8 @@ _CHATTY = ("papermill", "traitlets", "jupyter_client", "nbclient", "asyncio")
 
 def _kernel_writing_stderr_to(path: Path) -> type:
     """A jupyter kernel manager whose kernel process writes its own standard error to ``path``: what a cell
-    prints reaches the notebook either way, but messages of the process itself (a traceback when it is
-    interrupted at shutdown, crashes of worker processes it started) go to the log, not the terminal."""
+    prints reaches the notebook either way, but messages of the process itself (a crash, crashes of
+    worker processes it started) go to the log, not the terminal."""
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelWithLog(AsyncKernelManager):

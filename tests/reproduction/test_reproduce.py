@@ -170,6 +170,23 @@ def test_the_kernel_process_writes_its_own_stderr_to_a_log_kept_only_when_not_em
     assert not (tmp_path / "silent" / notebooks.KERNEL_LOG).exists()
 
 
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads process states from /proc")
+def test_the_kernel_and_what_it_started_end_with_the_last_cell(tmp_path):
+    from sgdlab.reproduction import notebooks
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook(folder, "01_child", 'output_dir = ""',
+             'import os, pathlib, subprocess\n'
+             'child = subprocess.Popen(["sleep", "600"])\n'
+             'pathlib.Path(output_dir, "pids").write_text(f"{os.getpid()} {child.pid}")')
+    assert notebooks.execute(folder / "01_child.ipynb", tmp_path / "out", {}).error is None
+    for pid in map(int, (tmp_path / "out" / "pids").read_text().split()):
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text()  # gone, or a zombie not yet reaped
+
+
 PAPERMILL_TEXTS = ["1e-3", "true", "True", "False", "None", "[0.1, 0.2]", '"a b"', "a b", "7", "1_000", "-2.5", "0x10",
                    "inf", "2020-01-01"]
 
